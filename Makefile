@@ -1,0 +1,57 @@
+# Two commands for a new machine: `make up` runs the platform, `make test` runs every test.
+# Both install what they need: npm packages, and nats-server / redis-server from Debian's packages.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+TESTS := $(shell find test -name '*.test.ts' -not -path '*/chaos/*' | sort)
+
+.PHONY: help install system-deps up down test check unit format lint typecheck compose-check replay
+
+help:
+	@echo "make up      run NATS, Redis, gateway, projector and sender locally (Ctrl-C stops them)"
+	@echo "make test    format check, lint, typecheck and every test (real NATS and Redis, started per test)"
+	@echo "make down    stop the NATS and Redis servers that 'make up' started"
+	@echo "make replay  rebuild the Redis counters from the event log"
+
+system-deps:
+	@missing=""; \
+	command -v nats-server >/dev/null || missing="$$missing nats-server"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing from Debian's packages"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  $(SUDO) systemctl disable --now nats-server redis-server >/dev/null 2>&1 || true; \
+	fi
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: system-deps node_modules/.installed
+
+up: install
+	@[ -f .env ] || { cp .env.example .env; echo "created .env from .env.example"; }
+	node deploy/local/up.mjs
+
+down:
+	node deploy/local/up.mjs --down
+
+replay: install
+	node deploy/local/up.mjs --replay
+
+format:
+	npx prettier --write .
+
+check: install
+	npx prettier --check .
+	npx eslint .
+	npx tsc --noEmit
+
+test: check
+	node --import tsx --test --test-reporter=spec --test-timeout=240000 $(TESTS)
+
+unit: install
+	node --import tsx --test $(shell find test/shared -name '*.test.ts' | sort)
+
+compose-check:
+	docker-compose config -q
