@@ -1,0 +1,152 @@
+// Reads an uploaded .xlsx or .csv of recipients into rows. Parsing only: phones, duplicates and
+// templates are the domain's job (shared/domain/recipients.ts).
+import * as XLSX from "xlsx";
+import { normalizeColumn } from "../domain/templates.ts";
+import type { InputRow, RowSource } from "../domain/recipients.ts";
+
+export interface ImportLimits {
+  readonly maxRows: number;
+  readonly maxColumns: number;
+  readonly maxCellLength: number;
+}
+
+export const defaultImportLimits: ImportLimits = { maxRows: 1_000_000, maxColumns: 100, maxCellLength: 1000 };
+
+export class ImportError extends Error {
+  constructor(
+    readonly status: 400 | 413 | 415,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const PHONE_ALIASES = new Set([
+  "phone",
+  "phone_number",
+  "phonenumber",
+  "mobile",
+  "mobile_number",
+  "whatsapp",
+  "whatsapp_number",
+  "number",
+  "msisdn",
+  "tel",
+  "telephone",
+]);
+
+export type FileKind = "xlsx" | "csv";
+
+export function fileKindOf(filename: string, data: Uint8Array): FileKind {
+  const lower = filename.toLowerCase();
+  const isZip = data[0] === 0x50 && data[1] === 0x4b && data[2] === 0x03 && data[3] === 0x04;
+  if (lower.endsWith(".xlsx")) {
+    if (!isZip) throw new ImportError(400, "the .xlsx file is damaged or not really an Excel workbook");
+    return "xlsx";
+  }
+  if (lower.endsWith(".csv") || lower.endsWith(".txt")) {
+    if (isZip)
+      throw new ImportError(415, "the .csv file is a zip archive; upload a plain-text CSV or an .xlsx");
+    return "csv";
+  }
+  throw new ImportError(415, `unsupported file type "${filename}": upload an .xlsx or .csv file`);
+}
+
+/** CSV exported by Excel on Windows is often Windows-1252, not UTF-8: read both. */
+function decodeCsv(data: Uint8Array): string {
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(data);
+  } catch {
+    text = new TextDecoder("windows-1252").decode(data);
+  }
+  if (text.includes("\u0000")) throw new ImportError(400, "the CSV file contains binary data");
+  return text.replace(/^\uFEFF/, "");
+}
+
+function cellText(cell: unknown): string {
+  if (cell === null || cell === undefined) return "";
+  if (typeof cell === "number") {
+    // Phone numbers typed into Excel become numbers; keep every digit, never "6.28E+12".
+    return Number.isSafeInteger(cell)
+      ? String(cell)
+      : Number.isInteger(cell)
+        ? BigInt(cell).toString()
+        : String(cell);
+  }
+  if (cell instanceof Date) return cell.toISOString();
+  return String(cell).trim();
+}
+
+export function readRecipientsFile(
+  filename: string,
+  data: Uint8Array,
+  source: RowSource,
+  limits: ImportLimits = defaultImportLimits,
+): InputRow[] {
+  if (data.length === 0) throw new ImportError(400, "the uploaded file is empty");
+  const kind = fileKindOf(filename, data);
+  let workbook: XLSX.WorkBook;
+  try {
+    workbook =
+      kind === "csv"
+        ? XLSX.read(decodeCsv(data), {
+            type: "string",
+            raw: true,
+            dense: true,
+            sheetRows: limits.maxRows + 2,
+          })
+        : XLSX.read(data, { type: "buffer", dense: true, sheetRows: limits.maxRows + 2, cellHTML: false });
+  } catch (err) {
+    throw new ImportError(400, `could not read the ${kind} file: ${(err as Error).message}`);
+  }
+  const sheetName = workbook.SheetNames[0];
+  const sheet = sheetName === undefined ? undefined : workbook.Sheets[sheetName];
+  if (!sheet) throw new ImportError(400, "the workbook has no sheet");
+  // Blank rows are kept (and skipped below) so every row keeps the line number people see.
+  const table = XLSX.utils.sheet_to_json<unknown[]>(sheet, {
+    header: 1,
+    raw: true,
+    defval: "",
+    blankrows: true,
+  });
+  const headerLine = XLSX.utils.decode_range(sheet["!ref"] ?? "A1").s.r + 1;
+  const [header, ...body] = table;
+  if (!header || header.length === 0) throw new ImportError(400, "the file has no header row");
+  if (header.length > limits.maxColumns) {
+    throw new ImportError(
+      413,
+      `the file has ${header.length} columns; at most ${limits.maxColumns} are allowed`,
+    );
+  }
+  if (body.length > limits.maxRows) {
+    throw new ImportError(413, `the file has more than ${limits.maxRows} rows`);
+  }
+  const columns = header.map((h) => normalizeColumn(cellText(h)));
+  const phoneColumn = columns.findIndex((c) => PHONE_ALIASES.has(c));
+  if (phoneColumn === -1) {
+    throw new ImportError(
+      400,
+      `the file has no "phone" column (found: ${columns.filter(Boolean).join(", ") || "none"})`,
+    );
+  }
+  columns[phoneColumn] = "phone";
+  const rows: InputRow[] = [];
+  body.forEach((cells, i) => {
+    const values: Record<string, string> = {};
+    columns.forEach((column, c) => {
+      if (!column || column === "__proto__" || column === "constructor" || column === "prototype") return;
+      const text = cellText(cells[c]);
+      if (text.length > limits.maxCellLength) {
+        throw new ImportError(
+          413,
+          `line ${headerLine + 1 + i}, column "${column}" is longer than ${limits.maxCellLength} characters`,
+        );
+      }
+      if (!(column in values) || values[column] === "") values[column] = text;
+    });
+    if (Object.values(values).every((v) => v === "")) return;
+    rows.push({ source, row: headerLine + 1 + i, values });
+  });
+  return rows;
+}
