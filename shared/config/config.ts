@@ -1,0 +1,130 @@
+// Configuration comes only from the environment, is validated once at start-up, and a bad value
+// stops the process with a message naming the variable, never a half-configured service.
+import { Type, type Static, type TSchema } from "typebox";
+import { Value } from "typebox/value";
+import { isCountryCode } from "../domain/phones.ts";
+import { ID_PATTERN } from "../domain/ids.ts";
+import { defaultPacing, mergePacing, type PacingPolicy } from "../domain/pacing.ts";
+
+const Int = (min: number, max: number, def: number) =>
+  Type.Integer({ minimum: min, maximum: max, default: def });
+
+export const ConfigSchema = Type.Object({
+  NATS_URL: Type.String({ default: "nats://127.0.0.1:4222" }),
+  REDIS_URL: Type.String({ default: "redis://127.0.0.1:6379" }),
+  REDIS_PREFIX: Type.String({ pattern: "^[A-Za-z0-9_-]{1,32}:$", default: "wa:" }),
+  LOG_LEVEL: Type.Union(
+    ["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => Type.Literal(l)),
+    { default: "info" },
+  ),
+  HTTP_HOST: Type.String({ default: "127.0.0.1" }),
+  HTTP_PORT: Int(0, 65535, 3000),
+  API_KEYS: Type.String({ default: "" }),
+  COOKIE_SECURE: Type.Boolean({ default: false }),
+  DEFAULT_COUNTRY: Type.String({ pattern: "^[A-Z]{2}$", default: "US" }),
+  SESSION_IDS: Type.String({ default: "" }),
+  MAX_UPLOAD_BYTES: Int(1024, 512 * 1024 * 1024, 50 * 1024 * 1024),
+  MAX_ROWS: Int(1, 5_000_000, 1_000_000),
+  WA_TRANSPORT: Type.Union([Type.Literal("sim"), Type.Literal("baileys")], { default: "sim" }),
+  SENDER_ID: Type.Optional(Type.String({ pattern: ID_PATTERN })),
+  WA_WEBSOCKET_URL: Type.Optional(Type.String({ pattern: "^wss?://" })),
+  LEASE_TTL_MS: Int(1500, 300_000, 15_000),
+  SEND_MIN_DELAY_MS: Int(0, 3_600_000, 4000),
+  SEND_MAX_DELAY_MS: Int(0, 3_600_000, 12000),
+  SEND_ACK_WAIT_MS: Int(1000, 600_000, 30_000),
+  SEND_PER_MINUTE: Int(0, 10_000, 8),
+  SEND_PER_HOUR: Int(0, 100_000, 200),
+  SEND_PER_DAY: Int(0, 1_000_000, 1000),
+  SEND_TYPING: Type.Boolean({ default: true }),
+  SEND_CHECK_NUMBERS: Type.Boolean({ default: true }),
+  SEND_WINDOW: Type.String({ pattern: "^$|^([01]?[0-9]|2[0-3])-([01]?[0-9]|2[0-3])$", default: "" }),
+  SEND_TIMEZONE: Type.String({ default: "UTC" }),
+  SIM_LATENCY_MS: Int(0, 60_000, 200),
+  SIM_FAILURE_RATE: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
+  SIM_NOT_ON_WHATSAPP: Type.String({ default: "" }),
+  SIM_OUTBOX: Type.String({ default: "var/sim-outbox.jsonl" }),
+  SIM_SCAN_AFTER_MS: Int(0, 600_000, 0),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+
+export class ConfigError extends Error {}
+
+function pick<T extends TSchema>(schema: T, env: NodeJS.ProcessEnv): Static<T> {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys((schema as unknown as { properties: object }).properties)) {
+    const value = env[key];
+    if (value !== undefined && value !== "") raw[key] = value;
+  }
+  const withDefaults = Value.Default(schema, raw);
+  const converted = Value.Convert(schema, withDefaults);
+  if (!Value.Check(schema, converted)) {
+    const problems = Value.Errors(schema, converted).map((e) => {
+      const key = e.instancePath.replace(/^\//, "") || "(config)";
+      return `${key}=${JSON.stringify(raw[key] ?? null)}: ${e.message}`;
+    });
+    throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
+  }
+  return converted as Static<T>;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const config = pick(ConfigSchema, env);
+  if (!isCountryCode(config.DEFAULT_COUNTRY)) {
+    throw new ConfigError(
+      `invalid configuration: DEFAULT_COUNTRY=${config.DEFAULT_COUNTRY} is not a known country`,
+    );
+  }
+  if (config.SEND_MAX_DELAY_MS < config.SEND_MIN_DELAY_MS) {
+    throw new ConfigError("invalid configuration: SEND_MAX_DELAY_MS must be >= SEND_MIN_DELAY_MS");
+  }
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: config.SEND_TIMEZONE });
+  } catch {
+    throw new ConfigError(
+      `invalid configuration: SEND_TIMEZONE=${config.SEND_TIMEZONE} is not a known time zone`,
+    );
+  }
+  const bad = sessionIdsOf(config).find((id) => !new RegExp(ID_PATTERN).test(id));
+  if (bad !== undefined)
+    throw new ConfigError(`invalid configuration: SESSION_IDS has an invalid id "${bad}"`);
+  return config;
+}
+
+/** API keys for the gateway: comma-separated, each 16-256 characters without spaces or commas. */
+export function apiKeysOf(config: Config): string[] {
+  const keys = config.API_KEYS.split(",")
+    .map((k) => k.trim())
+    .filter(Boolean);
+  if (keys.length === 0) throw new ConfigError("invalid configuration: API_KEYS must list at least one key");
+  const weak = keys.findIndex((k) => !/^[\x21-\x2b\x2d-\x7e]{16,256}$/.test(k));
+  if (weak !== -1) {
+    throw new ConfigError(
+      `invalid configuration: API_KEYS key #${weak + 1} must be 16-256 visible characters`,
+    );
+  }
+  return keys;
+}
+
+export function sessionIdsOf(config: Config): string[] {
+  return config.SESSION_IDS.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** The deployment's default pacing; sessions and blasts can override any field. */
+export function pacingDefaults(config: Config): PacingPolicy {
+  const window = config.SEND_WINDOW.match(/^(\d+)-(\d+)$/);
+  return mergePacing(defaultPacing, {
+    minDelayMs: config.SEND_MIN_DELAY_MS,
+    maxDelayMs: config.SEND_MAX_DELAY_MS,
+    perMinute: config.SEND_PER_MINUTE,
+    perHour: config.SEND_PER_HOUR,
+    perDay: config.SEND_PER_DAY,
+    typing: config.SEND_TYPING,
+    checkNumbers: config.SEND_CHECK_NUMBERS,
+    window: window
+      ? { startHour: Number(window[1]), endHour: Number(window[2]), timeZone: config.SEND_TIMEZONE }
+      : null,
+  });
+}

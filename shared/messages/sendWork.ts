@@ -1,0 +1,26 @@
+// One recipient's send work, published on `send.<sessionId>.<blastId>` in the SEND_WORK stream.
+import { Type, type Static } from "typebox";
+import { Value } from "typebox/value";
+
+export const SendWorkSchema = Type.Object({
+  blastId: Type.String(),
+  sessionId: Type.String(),
+  idx: Type.Integer({ minimum: 0 }),
+  phone: Type.String(),
+  text: Type.String(),
+});
+
+export type SendWork = Static<typeof SendWorkSchema>;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeSendWork(work: SendWork): Uint8Array {
+  return encoder.encode(JSON.stringify(work));
+}
+
+export function decodeSendWork(data: Uint8Array): SendWork {
+  const value: unknown = JSON.parse(decoder.decode(data));
+  if (!Value.Check(SendWorkSchema, value)) throw new Error("malformed send work message");
+  return value;
+}

@@ -1,0 +1,79 @@
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  AckPolicy,
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { BLAST_EVENTS, SEND_WORK, SESSION_EVENTS, subjects } from "./topology.ts";
+
+export interface Nats {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+}
+
+const MINUTE_NS = 60 * 1_000_000_000;
+const DAY_NS = 24 * 60 * MINUTE_NS;
+
+export const streamConfigs: Array<Partial<StreamConfig> & { name: string; subjects: string[] }> = [
+  {
+    name: BLAST_EVENTS,
+    subjects: [subjects.allBlastEvents],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    duplicate_window: 10 * MINUTE_NS,
+    discard: DiscardPolicy.Old,
+  },
+  {
+    name: SEND_WORK,
+    subjects: [subjects.allSendWork],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: 10 * MINUTE_NS,
+  },
+  {
+    name: SESSION_EVENTS,
+    subjects: [subjects.allSessionEvents],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_msgs_per_subject: 20,
+    max_age: 7 * DAY_NS,
+  },
+];
+
+export async function connectNats(url: string, name: string): Promise<Nats> {
+  const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+  const jsm = await jetstreamManager(nc);
+  return { nc, js: jetstream(nc), jsm };
+}
+
+/** Creates or updates the streams; safe to run from every process at every start. */
+export async function ensureStreams(jsm: JetStreamManager): Promise<void> {
+  for (const config of streamConfigs) {
+    try {
+      await jsm.streams.info(config.name);
+      await jsm.streams.update(config.name, config);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      try {
+        await jsm.streams.add(config);
+      } catch (addErr) {
+        // Another process created it between our info and add.
+        if (!String(addErr).includes("already in use")) throw addErr;
+      }
+    }
+  }
+}
+
+export function isNotFound(err: unknown): boolean {
+  const text = String((err as { message?: string })?.message ?? err);
+  return /not found/i.test(text);
+}
+
+export { AckPolicy };
