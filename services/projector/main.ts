@@ -1,0 +1,24 @@
+import { loadConfig } from "../../shared/config/config.ts";
+import { createLogger } from "../../shared/log/logger.ts";
+import { connectNats, ensureStreams } from "../../shared/nats/connection.ts";
+import { connectRedis } from "../../shared/redis/connection.ts";
+import { BlastProjection } from "../../shared/redis/projection.ts";
+import { Projector } from "./projector.ts";
+
+const config = loadConfig();
+const log = createLogger("projector", config.LOG_LEVEL);
+const nats = await connectNats(config.NATS_URL, "projector");
+await ensureStreams(nats.jsm);
+const redis = connectRedis(config.REDIS_URL);
+const projector = new Projector(nats, new BlastProjection(redis, config.REDIS_PREFIX), log);
+await projector.start();
+log.info("projector ready");
+
+async function shutdown() {
+  await projector.stop();
+  await nats.nc.drain();
+  redis.disconnect();
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown());
+process.on("SIGINT", () => void shutdown());
