@@ -1,0 +1,82 @@
+// Wires the sender: config, NATS, Redis, the session leases, the transport, and the supervisor.
+import { hostname } from "node:os";
+import { loadConfig, pacingDefaults, sessionIdsOf } from "../../shared/config/config.ts";
+import { createLogger } from "../../shared/log/logger.ts";
+import { connectNats, ensureStreams } from "../../shared/nats/connection.ts";
+import { SessionLeases } from "../../shared/nats/sessionLeases.ts";
+import { connectRedis } from "../../shared/redis/connection.ts";
+import { IdempotencyRecords } from "../../shared/redis/idempotency.ts";
+import { BlastProjection } from "../../shared/redis/projection.ts";
+import { SessionRegistry } from "../../shared/redis/sessions.ts";
+import { NumberCheck } from "./numberCheck.ts";
+import { ReceiptRecorder } from "./receipts.ts";
+import { SendPacer } from "./sendPacer.ts";
+import { SessionSupervisor } from "./sessionSupervisor.ts";
+import { baileysTransport } from "./transports/baileys/baileysTransport.ts";
+import { claimAuthFence } from "./transports/baileys/redisAuthState.ts";
+import { parseNumberList, simTransport } from "./transports/sim.ts";
+import type { Transport } from "./transports/transport.ts";
+
+const config = loadConfig();
+const owner = config.SENDER_ID ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, "-")}-${process.pid}`;
+const log = createLogger("sender", config.LOG_LEVEL).child({ owner });
+
+const nats = await connectNats(config.NATS_URL, `sender-${owner}`);
+await ensureStreams(nats.jsm);
+const leases = await SessionLeases.open(nats.nc, config.LEASE_TTL_MS);
+const redis = connectRedis(config.REDIS_URL);
+const registry = new SessionRegistry(redis, config.REDIS_PREFIX);
+for (const sessionId of sessionIdsOf(config)) await registry.add(sessionId);
+
+const transport: Transport =
+  config.WA_TRANSPORT === "baileys"
+    ? baileysTransport({
+        redis,
+        prefix: config.REDIS_PREFIX,
+        log,
+        ...(config.WA_WEBSOCKET_URL ? { waWebSocketUrl: config.WA_WEBSOCKET_URL } : {}),
+      })
+    : simTransport({
+        latencyMs: config.SIM_LATENCY_MS,
+        failureRate: config.SIM_FAILURE_RATE,
+        notOnWhatsApp: parseNumberList(config.SIM_NOT_ON_WHATSAPP),
+        outboxPath: config.SIM_OUTBOX,
+        scanAfterMs: config.SIM_SCAN_AFTER_MS,
+        pairing: {
+          isPaired: (id) => registry.isSimPaired(id),
+          setPaired: (id, p) => registry.setSimPaired(id, p),
+        },
+      });
+
+const supervisor = new SessionSupervisor({
+  owner,
+  nats,
+  leases,
+  registry,
+  projection: new BlastProjection(redis, config.REDIS_PREFIX),
+  idempotency: new IdempotencyRecords(redis, config.REDIS_PREFIX),
+  receipts: new ReceiptRecorder(redis, config.REDIS_PREFIX, nats, log),
+  transport,
+  pacing: pacingDefaults(config),
+  pacer: new SendPacer(redis, config.REDIS_PREFIX),
+  numbers: new NumberCheck(redis, config.REDIS_PREFIX),
+  ackWaitMs: config.SEND_ACK_WAIT_MS,
+  log,
+  claimFence: (sessionId, token) => claimAuthFence(redis, config.REDIS_PREFIX, sessionId, token),
+});
+await supervisor.start();
+log.info({ transport: transport.name, sessions: supervisor.owned }, "sender ready");
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, "sender draining");
+  await supervisor.stop();
+  await nats.nc.drain();
+  redis.disconnect();
+  log.info("sender stopped");
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));

@@ -1,0 +1,53 @@
+// Delivery receipts from recipients' phones become `recipient.delivered` / `recipient.read`
+// events. Our message id is derived from (blast, recipient); the sender remembers which it was so
+// a receipt that arrives hours later, on any sender, finds its recipient.
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { BlastEvent } from "../../shared/domain/blast.ts";
+import type { Nats } from "../../shared/nats/connection.ts";
+import { appendEvents } from "../../shared/nats/eventLog.ts";
+import type { ReceiptStatus } from "./transports/transport.ts";
+
+const TTL_SECONDS = 30 * 24 * 3600;
+
+export class ReceiptRecorder {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly nats: Nats,
+    private readonly log: Logger,
+  ) {}
+
+  private key(messageId: string): string {
+    return `${this.prefix}msg:${messageId}`;
+  }
+
+  async remember(messageId: string, blastId: string, idx: number, phone: string): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.key(messageId), { blastId, idx: String(idx), phone })
+      .expire(this.key(messageId), TTL_SECONDS)
+      .exec();
+  }
+
+  async record(receipt: { messageId: string; status: ReceiptStatus }): Promise<void> {
+    const key = this.key(receipt.messageId);
+    const sent = await this.redis.hmget(key, "blastId", "idx", "phone");
+    const [blastId, idx, phone] = sent;
+    if (!blastId || idx === null || idx === undefined || !phone) {
+      this.log.debug({ messageId: receipt.messageId }, "receipt for a message we did not send");
+      return;
+    }
+    const at = new Date().toISOString();
+    const data = { blastId, idx: Number(idx), phone, at };
+    const events: BlastEvent[] = [];
+    // WhatsApp can skip straight to "read" (or Baileys merges the two): a read message was
+    // delivered too, so each recipient's log shows delivered before read, once each.
+    if ((await this.redis.hsetnx(key, "delivered", at)) === 1)
+      events.push({ type: "recipient.delivered", data });
+    if (receipt.status !== "delivered" && (await this.redis.hsetnx(key, "read", at)) === 1) {
+      events.push({ type: "recipient.read", data });
+    }
+    if (events.length > 0) await appendEvents(this.nats.js, events);
+  }
+}

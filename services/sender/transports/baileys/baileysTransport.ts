@@ -1,0 +1,251 @@
+// A real WhatsApp account through Baileys: one socket per session, its auth state in Redis
+// (fenced by the session lease), connection updates mapped to session statuses, reconnects with
+// capped backoff, and sends confirmed by WhatsApp's server ack (an error ack such as 463 is a
+// failure the worker can act on).
+import type { Boom } from "@hapi/boom";
+import makeWASocket, { Browsers, makeCacheableSignalKeyStore, type WASocket } from "@whiskeysockets/baileys";
+import type { BinaryNode } from "@whiskeysockets/baileys";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { disconnectAction, reconnectDelay } from "../../../../shared/domain/reconnect.ts";
+import type {
+  SendResult,
+  SessionConnection,
+  SessionContext,
+  SessionListener,
+  Transport,
+} from "../transport.ts";
+import { redisAuthState, type RedisAuth } from "./redisAuthState.ts";
+
+export interface BaileysOptions {
+  readonly redis: Redis;
+  readonly prefix: string;
+  readonly log: Logger;
+  /** Only for tests and demos against the fake WhatsApp server. */
+  readonly waWebSocketUrl?: string;
+  /** How long to wait for WhatsApp's ack of a sent message before calling it failed. */
+  readonly ackTimeoutMs?: number;
+}
+
+const RESTRICTED_CODES = new Set(["463"]);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function toJid(e164: string): string {
+  return `${e164.replace(/^\+/, "")}@s.whatsapp.net`;
+}
+
+export function baileysTransport(options: BaileysOptions): Transport {
+  return {
+    name: "baileys",
+    open(sessionId: string, listener: SessionListener, context: SessionContext): SessionConnection {
+      return new BaileysSession(sessionId, listener, context, options);
+    },
+  };
+}
+
+class BaileysSession implements SessionConnection {
+  private sock: WASocket | undefined;
+  private auth: RedisAuth | undefined;
+  private wanted = false;
+  private attempt = 0;
+  private lastStatus = "idle";
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly pendingAcks = new Map<string, (error: string | undefined) => void>();
+  private readonly log: Logger;
+
+  constructor(
+    readonly sessionId: string,
+    private readonly listener: SessionListener,
+    private readonly context: SessionContext,
+    private readonly options: BaileysOptions,
+  ) {
+    this.log = options.log.child({ sessionId });
+  }
+
+  async connect(): Promise<void> {
+    if (this.wanted && this.sock) return;
+    this.wanted = true;
+    await this.start();
+  }
+
+  private status(update: Parameters<SessionListener["onStatus"]>[0]) {
+    this.lastStatus = update.status;
+    this.listener.onStatus(update);
+  }
+
+  private async start(): Promise<void> {
+    clearTimeout(this.retryTimer);
+    this.auth = await redisAuthState(
+      this.options.redis,
+      this.options.prefix,
+      this.sessionId,
+      this.context.leaseToken,
+    );
+    const { state, saveCreds } = this.auth;
+    const sock = makeWASocket({
+      auth: { creds: state.creds, keys: makeCacheableSignalKeyStore(state.keys, this.log) },
+      logger: this.log.child({ lib: "baileys" }, { level: "warn" }),
+      browser: Browsers.ubuntu("wa-blast"),
+      markOnlineOnConnect: false,
+      syncFullHistory: false,
+      shouldSyncHistoryMessage: () => false,
+      getMessage: async () => undefined,
+      ...(this.options.waWebSocketUrl ? { waWebSocketUrl: this.options.waWebSocketUrl } : {}),
+    });
+    this.sock = sock;
+    this.status({ status: this.attempt > 0 ? "reconnecting" : "connecting" });
+    sock.ev.on("creds.update", () => {
+      saveCreds().catch((err: unknown) => this.log.error({ err }, "could not save credentials"));
+    });
+    sock.ev.on("connection.update", (update) => {
+      if (this.sock !== sock) return;
+      if (update.qr) {
+        this.listener.onQr(update.qr);
+        this.status({ status: "qr", reason: "scan the QR code with WhatsApp > Linked devices" });
+      }
+      if (update.connection === "open") {
+        this.attempt = 0;
+        const me = sock.authState.creds.me?.id;
+        const account = me ? `+${me.split(/[:@]/)[0]}` : undefined;
+        this.status({ status: "open", ...(account ? { account } : {}) });
+      }
+      if (update.connection === "close") {
+        const code = (update.lastDisconnect?.error as Boom | undefined)?.output?.statusCode;
+        void this.onClose(code);
+      }
+    });
+    sock.ev.on("messages.update", (updates) => {
+      for (const { key, update } of updates) {
+        if (!key.fromMe || !key.id || !key.remoteJid) continue;
+        const to = `+${key.remoteJid.split("@")[0]}`;
+        const status = update.status ?? 0;
+        if (status >= 5) this.listener.onReceipt({ messageId: key.id, to, status: "played" });
+        else if (status === 4) this.listener.onReceipt({ messageId: key.id, to, status: "read" });
+        else if (status === 3) this.listener.onReceipt({ messageId: key.id, to, status: "delivered" });
+      }
+    });
+    sock.ws.on("CB:ack,class:message", (node: BinaryNode) => {
+      const id = node.attrs.id;
+      if (!id) return;
+      this.pendingAcks.get(id)?.(node.attrs.error);
+    });
+  }
+
+  private async onClose(code: number | undefined): Promise<void> {
+    this.sock = undefined;
+    for (const resolve of this.pendingAcks.values()) resolve("connection_closed");
+    if (!this.wanted) return;
+    const action = disconnectAction(code);
+    if (code === 408 && this.lastStatus === "qr") {
+      this.wanted = false;
+      this.status({
+        status: "closed",
+        code,
+        reason: "the QR code expired unscanned; connect again to get a new one",
+      });
+      return;
+    }
+    if (action === "logged_out") {
+      this.wanted = false;
+      await this.auth
+        ?.clear()
+        .catch((err: unknown) => this.log.error({ err }, "could not clear credentials"));
+      this.status({
+        status: "logged_out",
+        code,
+        reason: "logged out from the phone; connect to scan a new QR code",
+      });
+      return;
+    }
+    if (action === "stop") {
+      this.wanted = false;
+      const reason =
+        code === 440
+          ? "this account was opened elsewhere (connection replaced)"
+          : `WhatsApp refused the session (${code})`;
+      this.status({ status: "closed", ...(code !== undefined ? { code } : {}), reason });
+      return;
+    }
+    this.attempt++;
+    const delay = action === "reconnect_now" ? 0 : reconnectDelay(this.attempt, Math.random);
+    this.status({
+      status: "reconnecting",
+      ...(code !== undefined ? { code } : {}),
+      reason: `reconnecting in ${delay} ms`,
+    });
+    this.retryTimer = setTimeout(() => {
+      if (this.wanted) this.start().catch((err: unknown) => this.log.error({ err }, "reconnect failed"));
+    }, delay);
+  }
+
+  async requestPairingCode(phone: string): Promise<string> {
+    if (!this.sock) await this.connect();
+    const sock = this.sock;
+    if (!sock) throw new Error("session is not connecting");
+    if (sock.authState.creds.registered) throw new Error("session is already linked");
+    // The pairing request goes out on an open socket, after the server's first pair-device query.
+    for (let i = 0; i < 100 && this.lastStatus !== "qr"; i++) await sleep(50);
+    return sock.requestPairingCode(phone.replace(/^\+/, ""));
+  }
+
+  async sendTyping(to: string, durationMs: number): Promise<void> {
+    const sock = this.sock;
+    if (!sock || durationMs <= 0) return;
+    const jid = toJid(to);
+    await sock.sendPresenceUpdate("composing", jid);
+    await sleep(durationMs);
+    await sock.sendPresenceUpdate("paused", jid);
+  }
+
+  async send(to: string, text: string, messageId: string): Promise<SendResult> {
+    const sock = this.sock;
+    if (!sock || this.lastStatus !== "open") return { ok: false, reason: "session_not_open" };
+    const acked = new Promise<string | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve("ack_timeout"), this.options.ackTimeoutMs ?? 20_000);
+      this.pendingAcks.set(messageId, (error) => {
+        clearTimeout(timer);
+        resolve(error);
+      });
+    });
+    try {
+      await sock.sendMessage(toJid(to), { text }, { messageId });
+      const error = await acked;
+      if (error === undefined) return { ok: true, messageId };
+      if (RESTRICTED_CODES.has(error)) {
+        return { ok: false, reason: `restricted by WhatsApp (${error})`, restricted: true };
+      }
+      return {
+        ok: false,
+        reason: error === "ack_timeout" ? "no ack from WhatsApp" : `whatsapp error ${error}`,
+      };
+    } finally {
+      this.pendingAcks.delete(messageId);
+    }
+  }
+
+  async onWhatsApp(phones: readonly string[]): Promise<Set<string>> {
+    const sock = this.sock;
+    if (!sock) throw new Error("session is not open");
+    const results = (await sock.onWhatsApp(...phones.map((p) => p.replace(/^\+/, "")))) ?? [];
+    return new Set(results.filter((r) => r.exists).map((r) => `+${String(r.jid).split("@")[0]}`));
+  }
+
+  async logout(): Promise<void> {
+    this.wanted = false;
+    clearTimeout(this.retryTimer);
+    const sock = this.sock;
+    this.sock = undefined;
+    if (sock) await sock.logout().catch((err: unknown) => this.log.warn({ err }, "logout request failed"));
+    await this.auth?.clear();
+    this.status({ status: "logged_out", reason: "logged out" });
+  }
+
+  async close(): Promise<void> {
+    this.wanted = false;
+    clearTimeout(this.retryTimer);
+    const sock = this.sock;
+    this.sock = undefined;
+    sock?.end(undefined);
+    this.status({ status: "closed" });
+  }
+}
