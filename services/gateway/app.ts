@@ -1,0 +1,62 @@
+// The gateway as a set of plugins: docs, uploads, sockets, errors, and one plugin per resource.
+import fastifyMultipart from "@fastify/multipart";
+import fastifySwagger from "@fastify/swagger";
+import fastifySwaggerUi from "@fastify/swagger-ui";
+import fastifyWebsocket from "@fastify/websocket";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { GatewayDeps } from "./deps.ts";
+import { apiKeysOf } from "../../shared/config/config.ts";
+import { ApiKeys, registerAuth } from "./http/auth.ts";
+import { registerErrorHandling } from "./http/errors.ts";
+import { liveUpdates } from "./live/liveUpdates.ts";
+import { blastRoutes } from "./routes/blasts.ts";
+import { campaignRoutes } from "./routes/campaigns.ts";
+import { authRoutes } from "./routes/auth.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { sessionRoutes } from "./routes/sessions.ts";
+
+export async function buildApp(
+  deps: GatewayDeps,
+  logger: FastifyBaseLogger | false,
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger === false ? undefined : logger,
+    bodyLimit: 10 * 1024 * 1024,
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: true, allErrors: false },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  registerErrorHandling(app);
+  // Before auth: the plugin's own hooks must see a refused upgrade, or its socket is never closed.
+  await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
+  registerAuth(app, new ApiKeys(apiKeysOf(deps.config)));
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: "wa-blast API",
+        version: "0.1.0",
+        description:
+          "Send WhatsApp campaigns to segments or uploaded lists, with live progress over WebSockets.",
+      },
+      tags: [
+        { name: "blasts", description: "Start, follow and control blasts" },
+        { name: "campaigns", description: "Saved recipient segments" },
+        { name: "sessions", description: "WhatsApp accounts" },
+        { name: "health", description: "Liveness and readiness" },
+      ],
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: "/api/docs" });
+  await app.register(fastifyMultipart, {
+    limits: { fileSize: deps.config.MAX_UPLOAD_BYTES, files: 1, fields: 20, parts: 25 },
+    throwFileSizeLimit: true,
+  });
+  await app.register(async (scope) => liveUpdates(scope, deps));
+  await app.register(healthRoutes, { deps });
+  await app.register(authRoutes, { deps });
+  await app.register(sessionRoutes, { deps });
+  await app.register(campaignRoutes, { deps });
+  await app.register(blastRoutes, { deps });
+  return app as unknown as FastifyInstance;
+}

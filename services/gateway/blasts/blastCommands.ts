@@ -1,0 +1,168 @@
+// Turns blast requests into events and send work. Everything that can reject a request
+// (session, campaign, file, template, phones) is checked before the first publish, so a rejected
+// request leaves nothing behind.
+import type { CountryCode } from "libphonenumber-js";
+import {
+  BlastError,
+  decide,
+  evolve,
+  progressOf,
+  type BlastCommand,
+  type BlastProgress,
+} from "../../../shared/domain/blast.ts";
+import { newId } from "../../../shared/domain/ids.ts";
+import {
+  normalizeRows,
+  planRecipients,
+  type InputRow,
+  type PlannedRecipient,
+  type RejectedRow,
+} from "../../../shared/domain/recipients.ts";
+import { parseTemplate } from "../../../shared/domain/templates.ts";
+import { validatePacing, type PacingOverrides } from "../../../shared/domain/pacing.ts";
+import { readRecipientsFile } from "../../../shared/import/recipientsFile.ts";
+import { encodeSendWork } from "../../../shared/messages/sendWork.ts";
+import { appendEvents } from "../../../shared/nats/eventLog.ts";
+import { SEND_WORK, eventMsgId, sendWorkConsumer, subjects } from "../../../shared/nats/topology.ts";
+import { isNotFound } from "../../../shared/nats/connection.ts";
+import type { GatewayDeps } from "../deps.ts";
+import { HttpError } from "../http/errors.ts";
+import type { UploadedFile } from "../http/uploads.ts";
+import { rowsFromRecords } from "../../../shared/import/recipientRecords.ts";
+
+export interface CreateBlastInput {
+  readonly sessionId: string;
+  readonly message: string;
+  readonly campaignId?: string;
+  readonly recipients?: ReadonlyArray<Record<string, unknown>>;
+  readonly file?: UploadedFile;
+  readonly pacing?: PacingOverrides;
+}
+
+export interface CreateBlastResult {
+  readonly blastId: string;
+  readonly status: "running";
+  readonly total: number;
+  readonly duplicates: number;
+  readonly rejected: { count: number; sample: RejectedRow[] };
+}
+
+const REJECTED_SAMPLE = 20;
+const PUBLISH_WINDOW = 1000;
+
+export async function gatherRows(
+  deps: GatewayDeps,
+  input: { campaignId?: string; recipients?: ReadonlyArray<Record<string, unknown>>; file?: UploadedFile },
+): Promise<InputRow[]> {
+  const rows: InputRow[] = [];
+  if (input.campaignId !== undefined) {
+    if (!(await deps.campaigns.get(input.campaignId))) {
+      throw new HttpError(404, `campaign ${input.campaignId} not found`);
+    }
+    rows.push(...(await deps.campaigns.rows(input.campaignId)));
+  }
+  if (input.recipients) rows.push(...rowsFromRecords(input.recipients, "body"));
+  if (input.file) {
+    rows.push(
+      ...readRecipientsFile(input.file.filename, input.file.data, "file", {
+        maxRows: deps.config.MAX_ROWS,
+        maxColumns: 100,
+        maxCellLength: 1000,
+      }),
+    );
+  }
+  if (input.campaignId === undefined && !input.recipients && !input.file) {
+    throw new HttpError(400, "give the recipients: a campaignId, a recipientsFile, or both");
+  }
+  return rows;
+}
+
+export async function createBlast(deps: GatewayDeps, input: CreateBlastInput): Promise<CreateBlastResult> {
+  if (!(await deps.sessions.exists(input.sessionId))) {
+    throw new HttpError(404, `session ${input.sessionId} not found; add it with POST /api/sessions`);
+  }
+  const template = parseTemplate(input.message);
+  const pacingProblems = validatePacing(input.pacing ?? {});
+  if (pacingProblems.length > 0) throw new HttpError(400, `invalid pacing: ${pacingProblems.join("; ")}`);
+  const rows = await gatherRows(deps, input);
+  const normalized = normalizeRows(rows, deps.config.DEFAULT_COUNTRY as CountryCode);
+  const plan = planRecipients(template, normalized);
+  if (!plan.ok) throw new HttpError(400, plan.error);
+  const rejected = { count: plan.rejected.length, sample: plan.rejected.slice(0, REJECTED_SAMPLE) };
+  if (plan.recipients.length === 0) {
+    throw new HttpError(400, "the blast has no valid recipients", { rejected });
+  }
+  const blastId = newId("b");
+  const command: BlastCommand = {
+    type: "create",
+    blastId,
+    sessionId: input.sessionId,
+    ...(input.campaignId ? { campaignId: input.campaignId } : {}),
+    template: input.message,
+    recipients: plan.recipients,
+    rejected: plan.rejected.length,
+    duplicates: plan.duplicates,
+    ...(input.pacing ? { pacing: input.pacing } : {}),
+    now: new Date(),
+  };
+  const events = decide(command, { status: "none" });
+  try {
+    await appendEvents(deps.nats.js, events);
+    await publishWork(deps, input.sessionId, blastId, plan.recipients);
+  } catch (err) {
+    await withdraw(deps, input.sessionId, blastId).catch(() => undefined);
+    throw new HttpError(503, `could not queue the blast: ${(err as Error).message}`);
+  }
+  return { blastId, status: "running", total: plan.recipients.length, duplicates: plan.duplicates, rejected };
+}
+
+async function publishWork(
+  deps: GatewayDeps,
+  sessionId: string,
+  blastId: string,
+  recipients: readonly PlannedRecipient[],
+): Promise<void> {
+  const subject = subjects.sendWork(sessionId, blastId);
+  let window: Promise<unknown>[] = [];
+  for (const r of recipients) {
+    const work = encodeSendWork({ blastId, sessionId, idx: r.idx, phone: r.phone, text: r.text });
+    window.push(deps.nats.js.publish(subject, work, { msgID: eventMsgId.work(blastId, r.idx) }));
+    if (window.length >= PUBLISH_WINDOW) {
+      await Promise.all(window);
+      window = [];
+    }
+  }
+  await Promise.all(window);
+}
+
+/** A blast that could not be queued whole is cancelled, so no half of it is sent unnoticed. */
+async function withdraw(deps: GatewayDeps, sessionId: string, blastId: string): Promise<void> {
+  await appendEvents(deps.nats.js, [
+    { type: "blast.cancelled", data: { blastId, at: new Date().toISOString() } },
+  ]);
+  await dropWork(deps, sessionId, blastId);
+}
+
+async function dropWork(deps: GatewayDeps, sessionId: string, blastId: string): Promise<void> {
+  await deps.nats.jsm.streams.purge(SEND_WORK, { filter: subjects.sendWork(sessionId, blastId) });
+  await deps.nats.jsm.consumers.delete(SEND_WORK, sendWorkConsumer(blastId)).catch((err: unknown) => {
+    if (!isNotFound(err)) throw err;
+  });
+}
+
+export type BlastChange = "pause" | "resume" | "cancel";
+
+export async function changeBlast(
+  deps: GatewayDeps,
+  blastId: string,
+  change: BlastChange,
+): Promise<BlastProgress> {
+  const state = await deps.projection.state(blastId);
+  if (state.status === "none") throw new BlastError("not_found", `blast ${blastId} not found`);
+  const events = decide({ type: change, now: new Date() }, state);
+  await appendEvents(deps.nats.js, events);
+  if (change === "cancel") await dropWork(deps, state.sessionId, blastId);
+  const next = events.reduce(evolve, state);
+  if (next.status === "none") throw new BlastError("not_found", `blast ${blastId} not found`);
+  return progressOf(next);
+}

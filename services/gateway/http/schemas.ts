@@ -1,0 +1,109 @@
+// Schemas shared by several routes. Each route declares its own schema once, from these parts:
+// it validates the request, types the handler and documents the route in OpenAPI.
+import { Type } from "typebox";
+import { ID_PATTERN } from "../../../shared/domain/ids.ts";
+
+export const Id = (description: string, example: string) =>
+  Type.String({
+    pattern: ID_PATTERN,
+    description: `${description} (letters, digits, - and _; 1-64)`,
+    examples: [example],
+  });
+
+export const SessionId = Id("WhatsApp session id", "marketing");
+export const CampaignId = Id("campaign id", "vip-customers");
+export const BlastId = Id("blast id", "b_0m3x1abcd0123456789ab");
+
+export const ErrorResponse = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    error: Type.String(),
+    message: Type.String(),
+    details: Type.Optional(Type.Unknown()),
+  },
+  {
+    description: "Error",
+    examples: [{ statusCode: 404, error: "Not Found", message: "blast b_x not found" }],
+  },
+);
+
+export const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, ErrorResponse]));
+
+export const Page = Type.Object({
+  page: Type.Integer({ minimum: 1, default: 1 }),
+  pageSize: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+});
+
+export const RecipientRecord = Type.Record(
+  Type.String({ maxLength: 64 }),
+  Type.Union([Type.String({ maxLength: 1000 }), Type.Number()]),
+  {
+    description: "One recipient: `phone` and any other columns used by the template",
+    examples: [{ phone: "+12025550123", name: "Ana" }],
+  },
+);
+
+export const RejectedRow = Type.Object({
+  source: Type.Union([Type.Literal("campaign"), Type.Literal("file"), Type.Literal("body")]),
+  row: Type.Integer({ description: "line in the file (the header is line 1) or position in the list" }),
+  phone: Type.String(),
+  reason: Type.String(),
+});
+
+export const Rejected = Type.Object({
+  count: Type.Integer(),
+  sample: Type.Array(RejectedRow, { description: "the first rejected rows" }),
+});
+
+export const BlastStatus = Type.Union([
+  Type.Literal("running"),
+  Type.Literal("paused"),
+  Type.Literal("cancelled"),
+  Type.Literal("completed"),
+]);
+
+export const BlastProgress = Type.Object({
+  blastId: Type.String(),
+  status: BlastStatus,
+  total: Type.Integer(),
+  sent: Type.Integer(),
+  failed: Type.Integer(),
+  inDoubt: Type.Integer({ description: "sends interrupted by a crash: maybe delivered, never retried" }),
+  delivered: Type.Integer({ description: "recipients whose phone confirmed delivery" }),
+  read: Type.Integer({ description: "recipients who read the message" }),
+  pending: Type.Integer(),
+});
+
+export const PacingSettings = Type.Object(
+  {
+    minDelayMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })),
+    maxDelayMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })),
+    perMinute: Type.Optional(Type.Integer({ minimum: 0, description: "0 turns the cap off" })),
+    perHour: Type.Optional(Type.Integer({ minimum: 0 })),
+    perDay: Type.Optional(Type.Integer({ minimum: 0 })),
+    typing: Type.Optional(Type.Boolean({ description: "show typing… before each message" })),
+    checkNumbers: Type.Optional(Type.Boolean({ description: "skip numbers that are not on WhatsApp" })),
+    window: Type.Optional(
+      Type.Union([
+        Type.Null(),
+        Type.Object({
+          startHour: Type.Integer({ minimum: 0, maximum: 23 }),
+          endHour: Type.Integer({ minimum: 0, maximum: 23 }),
+          timeZone: Type.String({ examples: ["Asia/Jakarta"] }),
+        }),
+      ]),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: "Human pacing; fields left out fall back to the session's, then the deployment's settings",
+    examples: [
+      {
+        minDelayMs: 6000,
+        maxDelayMs: 15000,
+        perHour: 120,
+        window: { startHour: 9, endHour: 20, timeZone: "Asia/Jakarta" },
+      },
+    ],
+  },
+);

@@ -1,0 +1,39 @@
+// Wires the gateway: config, NATS, Redis, the stores, and the Fastify app.
+import { loadConfig, sessionIdsOf } from "../../shared/config/config.ts";
+import { createLogger } from "../../shared/log/logger.ts";
+import { connectNats, ensureStreams } from "../../shared/nats/connection.ts";
+import { CampaignStore } from "../../shared/redis/campaigns.ts";
+import { connectRedis } from "../../shared/redis/connection.ts";
+import { BlastProjection } from "../../shared/redis/projection.ts";
+import { SessionRegistry } from "../../shared/redis/sessions.ts";
+import { buildApp } from "./app.ts";
+
+const config = loadConfig();
+const log = createLogger("gateway", config.LOG_LEVEL);
+const nats = await connectNats(config.NATS_URL, "gateway");
+await ensureStreams(nats.jsm);
+const redis = connectRedis(config.REDIS_URL);
+const sessions = new SessionRegistry(redis, config.REDIS_PREFIX);
+for (const sessionId of sessionIdsOf(config)) await sessions.add(sessionId);
+
+const app = await buildApp(
+  {
+    config,
+    nats,
+    redis,
+    sessions,
+    projection: new BlastProjection(redis, config.REDIS_PREFIX),
+    campaigns: new CampaignStore(redis, config.REDIS_PREFIX),
+  },
+  log,
+);
+await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+
+async function shutdown() {
+  await app.close();
+  await nats.nc.drain();
+  redis.disconnect();
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown());
+process.on("SIGINT", () => void shutdown());

@@ -1,0 +1,164 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { CountryCode } from "libphonenumber-js";
+import { Type } from "typebox";
+import { newId } from "../../../shared/domain/ids.ts";
+import { normalizeRows } from "../../../shared/domain/recipients.ts";
+import { gatherRows } from "../blasts/blastCommands.ts";
+import type { GatewayDeps } from "../deps.ts";
+import { HttpError } from "../http/errors.ts";
+import { CampaignId, Page, RecipientRecord, Rejected, errors } from "../http/schemas.ts";
+import { readMultipartBody } from "../http/uploads.ts";
+
+const Campaign = Type.Object({
+  campaignId: Type.String(),
+  name: Type.String(),
+  total: Type.Integer({ description: "recipients saved" }),
+  columns: Type.Array(Type.String(), { description: "columns a template can use" }),
+  createdAt: Type.String(),
+});
+
+const CampaignParams = Type.Object({ campaignId: CampaignId });
+
+export const campaignRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = async (app, { deps }) => {
+  app.post(
+    "/api/campaigns",
+    {
+      preValidation: async (request) => readMultipartBody(request, "recipientsFile"),
+      schema: {
+        tags: ["campaigns"],
+        summary: "Save a recipient segment from JSON or an uploaded .xlsx/.csv",
+        consumes: ["application/json", "multipart/form-data"],
+        body: Type.Object(
+          {
+            campaignId: Type.Optional(CampaignId),
+            name: Type.String({ minLength: 1, maxLength: 200, examples: ["VIP customers"] }),
+            recipients: Type.Optional(Type.Array(RecipientRecord, { maxItems: 10_000 })),
+            recipientsFile: Type.Optional(Type.String({ format: "binary" })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          201: Type.Intersect([Campaign, Type.Object({ duplicates: Type.Integer(), rejected: Rejected })]),
+          ...errors(400, 409, 413, 415),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { name, recipients } = request.body;
+      if (!recipients && !request.uploadedFile) {
+        throw new HttpError(400, "give the recipients: `recipients` (JSON) or `recipientsFile` (multipart)");
+      }
+      const campaignId = request.body.campaignId ?? newId("c");
+      if (await deps.campaigns.get(campaignId))
+        throw new HttpError(409, `campaign ${campaignId} already exists`);
+      const rows = await gatherRows(deps, {
+        ...(recipients ? { recipients } : {}),
+        ...(request.uploadedFile ? { file: request.uploadedFile } : {}),
+      });
+      const normalized = normalizeRows(rows, deps.config.DEFAULT_COUNTRY as CountryCode);
+      const rejected = { count: normalized.rejected.length, sample: normalized.rejected.slice(0, 20) };
+      if (normalized.recipients.length === 0) {
+        throw new HttpError(400, "the campaign has no valid recipients", { rejected });
+      }
+      const summary = {
+        campaignId,
+        name,
+        total: normalized.recipients.length,
+        columns: [...normalized.columns].sort(),
+        createdAt: new Date().toISOString(),
+      };
+      if (!(await deps.campaigns.create(summary, normalized.recipients))) {
+        throw new HttpError(409, `campaign ${campaignId} already exists`);
+      }
+      return reply.status(201).send({ ...summary, duplicates: normalized.duplicates, rejected });
+    },
+  );
+
+  app.get(
+    "/api/campaigns",
+    {
+      schema: {
+        tags: ["campaigns"],
+        summary: "List campaigns, newest first",
+        querystring: Page,
+        response: {
+          200: Type.Object({
+            items: Type.Array(Campaign),
+            total: Type.Integer(),
+            page: Type.Integer(),
+            pageSize: Type.Integer(),
+          }),
+          ...errors(400),
+        },
+      },
+    },
+    async (request) => {
+      const { page, pageSize } = request.query;
+      const { total, items } = await deps.campaigns.list((page - 1) * pageSize, pageSize);
+      return { items, total, page, pageSize };
+    },
+  );
+
+  app.get(
+    "/api/campaigns/recipients",
+    {
+      schema: {
+        tags: ["campaigns"],
+        summary: "Preview a campaign's recipients, a page at a time",
+        querystring: Type.Intersect([Type.Object({ campaignId: CampaignId }), Page]),
+        response: {
+          200: Type.Object({
+            campaignId: Type.String(),
+            total: Type.Integer(),
+            page: Type.Integer(),
+            pageSize: Type.Integer(),
+            items: Type.Array(Type.Record(Type.String(), Type.String())),
+          }),
+          ...errors(400, 404),
+        },
+      },
+    },
+    async (request) => {
+      const { campaignId, page, pageSize } = request.query;
+      const campaign = await deps.campaigns.get(campaignId);
+      if (!campaign) throw new HttpError(404, `campaign ${campaignId} not found`);
+      const items = await deps.campaigns.recipients(campaignId, (page - 1) * pageSize, pageSize);
+      return { campaignId, total: campaign.total, page, pageSize, items };
+    },
+  );
+
+  app.get(
+    "/api/campaigns/:campaignId",
+    {
+      schema: {
+        tags: ["campaigns"],
+        summary: "A campaign",
+        params: CampaignParams,
+        response: { 200: Campaign, ...errors(400, 404) },
+      },
+    },
+    async (request) => {
+      const campaign = await deps.campaigns.get(request.params.campaignId);
+      if (!campaign) throw new HttpError(404, `campaign ${request.params.campaignId} not found`);
+      return campaign;
+    },
+  );
+
+  app.delete(
+    "/api/campaigns/:campaignId",
+    {
+      schema: {
+        tags: ["campaigns"],
+        summary: "Delete a campaign (blasts already started keep their recipients)",
+        params: CampaignParams,
+        response: { 204: Type.Null(), ...errors(400, 404) },
+      },
+    },
+    async (request, reply) => {
+      if (!(await deps.campaigns.delete(request.params.campaignId))) {
+        throw new HttpError(404, `campaign ${request.params.campaignId} not found`);
+      }
+      return reply.status(204).send(null);
+    },
+  );
+};

@@ -1,0 +1,250 @@
+// The blast API through app.inject against real NATS and Redis: what a client sees, and that a
+// rejected request leaves nothing in the log, the work queue or Redis.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { SEND_WORK, BLAST_EVENTS } from "../../../shared/nats/topology.ts";
+import { multipart, startGatewayApp, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
+import { eventually } from "../../harness/platform.ts";
+import { startServers, type Servers } from "../../harness/servers.ts";
+
+describe("blast API", () => {
+  let servers: Servers;
+  let gw: GatewayUnderTest;
+
+  before(async () => {
+    servers = await startServers();
+    gw = await startGatewayApp(servers);
+  });
+  after(async () => {
+    await gw?.close();
+    await servers?.dispose();
+  });
+
+  async function queued(subject: string): Promise<number> {
+    const info = await gw.nats.jsm.streams.info(SEND_WORK, { subjects_filter: subject });
+    return info.state.subjects?.[subject] ?? 0;
+  }
+
+  async function streamMessages(name: string): Promise<number> {
+    return (await gw.nats.jsm.streams.info(name)).state.messages;
+  }
+
+  async function assertNothingMade(before: { events: number; work: number; keys: number }) {
+    assert.equal(await streamMessages(BLAST_EVENTS), before.events, "no event appended");
+    assert.equal(await streamMessages(SEND_WORK), before.work, "no work queued");
+    assert.equal(await gw.redis.dbsize(), before.keys, "no Redis key written");
+  }
+
+  async function snapshot() {
+    return {
+      events: await streamMessages(BLAST_EVENTS),
+      work: await streamMessages(SEND_WORK),
+      keys: await gw.redis.dbsize(),
+    };
+  }
+
+  const post = (payload: unknown) =>
+    gw.inject({ method: "POST", url: "/api/blasts", payload: payload as object });
+
+  it("rejects bad requests with a clear JSON error and leaves nothing behind", async () => {
+    const start = await snapshot();
+    const cases: Array<[unknown, number, RegExp]> = [
+      [{ sessionId: "s1.x", message: "hi", recipients: [{ phone: "+12025550100" }] }, 400, /sessionId/],
+      [{ sessionId: "s>", message: "hi", recipients: [{ phone: "+12025550100" }] }, 400, /sessionId/],
+      [
+        { sessionId: "nope", message: "hi", recipients: [{ phone: "+12025550100" }] },
+        404,
+        /session nope not found/,
+      ],
+      [{ sessionId: "s1", message: "hi", campaignId: "missing" }, 404, /campaign missing not found/],
+      [{ sessionId: "s1", message: "hi" }, 400, /campaignId, a recipientsFile/],
+      [
+        { sessionId: "s1", message: "Hi {city}", recipients: [{ phone: "+12025550100", name: "A" }] },
+        400,
+        /\{city\}, which no recipient has/,
+      ],
+      [{ sessionId: "s1", message: "Hi {name", recipients: [{ phone: "+12025550100" }] }, 400, /unclosed/],
+      [
+        { sessionId: "s1", message: "hi", recipients: [{ phone: "nope" }, { phone: "123" }] },
+        400,
+        /no valid recipients/,
+      ],
+      [
+        { sessionId: "s1", message: "x".repeat(5000), recipients: [{ phone: "+12025550100" }] },
+        400,
+        /message/,
+      ],
+    ];
+    for (const [body, status, message] of cases) {
+      const res = await post(body);
+      assert.equal(res.statusCode, status, `${JSON.stringify(body).slice(0, 80)} -> ${res.body}`);
+      const json = res.json<{ statusCode: number; message: string; error: string }>();
+      assert.equal(json.statusCode, status);
+      assert.match(json.message, message);
+    }
+    await assertNothingMade(start);
+  });
+
+  it("rejects bad uploads: wrong type 415, damaged file 400, too large 413, no phone column 400", async () => {
+    const start = await snapshot();
+    const fields = { sessionId: "s1", message: "Hi {name}" };
+    const cases: Array<[ReturnType<typeof multipart>, number, RegExp]> = [
+      [
+        multipart(fields, { field: "recipientsFile", filename: "list.pdf", data: "%PDF-1.4" }),
+        415,
+        /unsupported file type/,
+      ],
+      [
+        multipart(fields, { field: "recipientsFile", filename: "list.xlsx", data: "not a zip" }),
+        400,
+        /damaged/,
+      ],
+      [
+        multipart(fields, { field: "recipientsFile", filename: "list.csv", data: "name\nAna\n" }),
+        400,
+        /no "phone" column/,
+      ],
+      [
+        multipart(fields, {
+          field: "recipientsFile",
+          filename: "big.csv",
+          data: "phone\n" + "+12025550100\n".repeat(20_000),
+        }),
+        413,
+        /too large|limit/i,
+      ],
+      [
+        multipart(fields, { field: "other", filename: "a.csv", data: "phone\n+12025550100\n" }),
+        400,
+        /recipientsFile/,
+      ],
+    ];
+    for (const [request, status, message] of cases) {
+      const res = await gw.inject({ method: "POST", url: "/api/blasts", ...request });
+      assert.equal(res.statusCode, status, res.body);
+      assert.match(res.json<{ message: string }>().message, message);
+    }
+    await assertNothingMade(start);
+  });
+
+  it("accepts a CSV upload merged with a campaign, deduplicated by normalized phone", async () => {
+    const campaign = await gw.inject({
+      method: "POST",
+      url: "/api/campaigns",
+      payload: {
+        campaignId: "vip",
+        name: "VIP",
+        recipients: [
+          { phone: "+1 202 555 0100", name: "Ana" },
+          { phone: "(202) 555-0101", name: "Bob" },
+        ],
+      },
+    });
+    assert.equal(campaign.statusCode, 201, campaign.body);
+    const csv = "Phone,Name\n2025550101,Bobby\n+12025550102,Cy\nbad,Dee\n";
+    const res = await gw.inject({
+      method: "POST",
+      url: "/api/blasts",
+      ...multipart(
+        { sessionId: "s1", message: "Hi {name}", campaignId: "vip" },
+        { field: "recipientsFile", filename: "more.csv", data: csv },
+      ),
+    });
+    assert.equal(res.statusCode, 202, res.body);
+    const body = res.json<{
+      blastId: string;
+      total: number;
+      duplicates: number;
+      rejected: { count: number; sample: Array<{ row: number; reason: string }> };
+    }>();
+    assert.equal(body.total, 3);
+    assert.equal(body.duplicates, 1);
+    assert.deepEqual(body.rejected.sample, [
+      { source: "file", row: 4, phone: "bad", reason: "phone has invalid characters" },
+    ]);
+    assert.equal(await queued(`send.s1.${body.blastId}`), 3);
+    const blast = await eventually(async () => {
+      const r = await gw.inject({ url: `/api/blasts/${body.blastId}` });
+      return r.statusCode === 200 ? r.json<Record<string, unknown>>() : undefined;
+    });
+    assert.equal(blast.total, 3);
+    assert.equal(blast.campaignId, "vip");
+    assert.equal(blast.pending, 3);
+    assert.equal(blast.status, "running");
+  });
+
+  it("pauses, resumes and cancels, refusing transitions the state does not allow", async () => {
+    const res = await post({
+      sessionId: "s1",
+      message: "hi",
+      recipients: [{ phone: "+12025550110" }, { phone: "+12025550111" }],
+    });
+    const { blastId } = res.json<{ blastId: string }>();
+    assert.equal(await queued(`send.s1.${blastId}`), 2);
+    await eventually(async () =>
+      (await gw.projection.state(blastId)).status === "running" ? true : undefined,
+    );
+    const act = (what: string) => gw.inject({ method: "POST", url: `/api/blasts/${blastId}/${what}` });
+
+    assert.equal((await act("resume")).statusCode, 409);
+    const paused = await act("pause");
+    assert.equal(paused.statusCode, 200);
+    assert.equal(paused.json<{ status: string }>().status, "paused");
+    await eventually(async () =>
+      (await gw.projection.state(blastId)).status === "paused" ? true : undefined,
+    );
+    assert.equal((await act("pause")).statusCode, 409);
+    assert.equal((await act("resume")).json<{ status: string }>().status, "running");
+    await eventually(async () =>
+      (await gw.projection.state(blastId)).status === "running" ? true : undefined,
+    );
+    const cancelled = await act("cancel");
+    assert.equal(cancelled.statusCode, 200);
+    assert.deepEqual(
+      {
+        status: cancelled.json<{ status: string }>().status,
+        pending: cancelled.json<{ pending: number }>().pending,
+      },
+      { status: "cancelled", pending: 0 },
+    );
+    assert.equal(await queued(`send.s1.${blastId}`), 0, "cancelled work is purged");
+    await eventually(async () =>
+      (await gw.projection.state(blastId)).status === "cancelled" ? true : undefined,
+    );
+    const again = await act("cancel");
+    assert.equal(again.statusCode, 409);
+    assert.match(again.json<{ message: string }>().message, /cancel a cancelled blast/);
+    assert.equal((await gw.inject({ method: "POST", url: "/api/blasts/nope/pause" })).statusCode, 404);
+    assert.equal((await gw.inject({ method: "POST", url: "/api/blasts/a.b/pause" })).statusCode, 400);
+  });
+
+  it("starts one blast per Idempotency-Key, however often the client retries", async () => {
+    const body = { sessionId: "s1", message: "once", recipients: [{ phone: "+12025550150" }] };
+    const send = (key: string) =>
+      gw.inject({
+        method: "POST",
+        url: "/api/blasts",
+        payload: body,
+        headers: { "idempotency-key": key },
+      });
+    const first = await send("order-42");
+    const retry = await send("order-42");
+    assert.equal(first.statusCode, 202);
+    assert.equal(retry.statusCode, 202);
+    assert.equal(retry.headers["idempotent-replayed"], "true");
+    assert.equal(retry.json<{ blastId: string }>().blastId, first.json<{ blastId: string }>().blastId);
+    assert.equal(await queued(`send.s1.${first.json<{ blastId: string }>().blastId}`), 1);
+    const other = await send("order-43");
+    assert.notEqual(other.json<{ blastId: string }>().blastId, first.json<{ blastId: string }>().blastId);
+    assert.equal((await send("bad key!")).statusCode, 400);
+  });
+
+  it("lists blasts newest first with pagination", async () => {
+    const res = await gw.inject({ url: "/api/blasts?page=1&pageSize=1" });
+    assert.equal(res.statusCode, 200);
+    const body = res.json<{ items: Array<{ blastId: string }>; total: number; pageSize: number }>();
+    assert.equal(body.items.length, 1);
+    assert.ok(body.total >= 2);
+    assert.equal((await gw.inject({ url: "/api/blasts?pageSize=0" })).statusCode, 400);
+  });
+});
