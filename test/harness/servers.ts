@@ -1,0 +1,143 @@
+// Real nats-server and redis-server processes on free loopback ports with throw-away data folders,
+// so tests are hermetic, never touch the machine's default instances, and can kill or restart them.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, connect as tcpConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      if (address === null || typeof address === "string") return reject(new Error("no port"));
+      const { port } = address;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = tcpConnect({ host: "127.0.0.1", port }, () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.on("error", () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`port ${port} did not open in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function waitForExit(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once("exit", () => resolve()));
+}
+
+export interface ManagedServer {
+  readonly url: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Stops the process (SIGKILL when `hard`), keeping its data folder. */
+  stop(hard?: boolean): Promise<void>;
+  /** Starts the process again on the same port and data folder. */
+  start(): Promise<void>;
+  /** Stops the process and deletes its data folder. */
+  dispose(): Promise<void>;
+}
+
+async function managed(
+  name: string,
+  url: (port: number) => string,
+  command: string,
+  args: (port: number, dataDir: string) => string[],
+): Promise<ManagedServer> {
+  const port = await freePort();
+  const dataDir = await mkdtemp(join(tmpdir(), `wa-blast-${name}-`));
+  let child: ChildProcess | undefined;
+  let stderr = "";
+  const server: ManagedServer = {
+    url: url(port),
+    port,
+    dataDir,
+    async start() {
+      child = spawn(command, args(port, dataDir), { stdio: ["ignore", "ignore", "pipe"] });
+      child.stderr?.on("data", (chunk: Buffer) => {
+        stderr = (stderr + chunk.toString()).slice(-4000);
+      });
+      const exited = waitForExit(child).then(() => {
+        throw new Error(`${name} exited early: ${stderr}`);
+      });
+      await Promise.race([waitForPort(port), exited]);
+      exited.catch(() => undefined);
+    },
+    async stop(hard = false) {
+      if (!child) return;
+      const running = child;
+      child = undefined;
+      running.kill(hard ? "SIGKILL" : "SIGTERM");
+      await waitForExit(running);
+    },
+    async dispose() {
+      await server.stop(true);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  await server.start();
+  return server;
+}
+
+export function startNats(): Promise<ManagedServer> {
+  return managed(
+    "nats",
+    (port) => `nats://127.0.0.1:${port}`,
+    process.env.NATS_SERVER_BIN ?? "nats-server",
+    (port, dir) => ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir],
+  );
+}
+
+export function startRedis(): Promise<ManagedServer> {
+  return managed(
+    "redis",
+    (port) => `redis://127.0.0.1:${port}`,
+    process.env.REDIS_SERVER_BIN ?? "redis-server",
+    (port, dir) => [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--dir",
+      dir,
+      "--appendonly",
+      "yes",
+      "--save",
+      "",
+      "--daemonize",
+      "no",
+    ],
+  );
+}
+
+export interface Servers {
+  nats: ManagedServer;
+  redis: ManagedServer;
+  dispose(): Promise<void>;
+}
+
+export async function startServers(): Promise<Servers> {
+  const [nats, redis] = await Promise.all([startNats(), startRedis()]);
+  return {
+    nats,
+    redis,
+    async dispose() {
+      await Promise.all([nats.dispose(), redis.dispose()]);
+    },
+  };
+}
