@@ -30,7 +30,6 @@ node_modules/.installed: package.json package-lock.json
 install: system-deps node_modules/.installed
 
 up: install
-	@[ -f .env ] || { cp .env.example .env; echo "created .env from .env.example"; }
 	node deploy/local/up.mjs
 
 down:

@@ -2,11 +2,24 @@
 // nothing answers on their configured ports, then runs gateway, projector and sender with their
 // output prefixed. Ctrl-C stops everything it started; data stays in var/.
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, openSync } from "node:fs";
 import { connect } from "node:net";
 
 const root = new URL("../../", import.meta.url).pathname;
 process.chdir(root);
+
+// A first run gets its own random API key rather than a well-known default anyone could guess.
+function ensureEnv() {
+  const created = !existsSync(".env");
+  const text = readFileSync(created ? ".env.example" : ".env", "utf8");
+  if (created || /^API_KEYS=\s*$/m.test(text)) {
+    const key = randomBytes(24).toString("hex");
+    writeFileSync(".env", text.replace(/^API_KEYS=.*$/m, `API_KEYS=${key}`));
+    console.log(created ? "created .env from .env.example with a new API key" : "added an API key to .env");
+  }
+}
+if (!process.argv.includes("--down")) ensureEnv();
 if (existsSync(".env")) process.loadEnvFile(".env");
 mkdirSync("var", { recursive: true });
 
@@ -125,6 +138,11 @@ if (process.argv.includes("--replay")) {
   console.log(
     `live progress: ws://${host}:${port}/?blastId=<id>   sessions: ws://${host}:${port}/?sessionId=<id>`,
   );
+  const apiKey = (process.env.API_KEYS ?? "").split(",")[0]?.trim();
+  console.log(
+    `sign in to the console at http://${host}:${port}/ with the API key ${apiKey} (API_KEYS in .env)`,
+  );
+  console.log(`API calls: curl -H 'authorization: Bearer ${apiKey}' http://${host}:${port}/api/sessions`);
   console.log("Ctrl-C stops it.\n");
   let stopping = false;
   const stop = async () => {
