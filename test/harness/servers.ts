@@ -69,6 +69,12 @@ async function managed(
     dataDir,
     async start() {
       child = spawn(command, args(port, dataDir), { stdio: ["ignore", "ignore", "pipe"] });
+      // A test process that ends without dispose (a timeout, an uncaught error) takes its servers
+      // with it instead of leaving them running on the machine.
+      const orphan = child;
+      const killOrphan = () => orphan.kill("SIGKILL");
+      process.once("exit", killOrphan);
+      orphan.once("exit", () => process.removeListener("exit", killOrphan));
       child.stderr?.on("data", (chunk: Buffer) => {
         stderr = (stderr + chunk.toString()).slice(-4000);
       });
