@@ -64,7 +64,7 @@ describe("a blast from an uploaded spreadsheet, end to end", () => {
     const form = new FormData();
     form.set("sessionId", "s1");
     form.set("message", "Hi {name} from {city}");
-    form.set("recipientsFile", new Blob([file]), "recipients.xlsx");
+    form.set("recipientsFile", new Blob([new Uint8Array(file)]), "recipients.xlsx");
     const res = await platform.api(`/api/blasts`, { method: "POST", body: form });
     const created = (await res.json()) as {
       blastId: string;

@@ -73,7 +73,10 @@ describe("Baileys auth state in Redis", () => {
 
     stale.state.creds.registered = false;
     await assert.rejects(stale.saveCreds(), StaleLeaseError);
-    await assert.rejects(stale.state.keys.set({ session: { "x.0": Buffer.from("x") } }), StaleLeaseError);
+    await assert.rejects(
+      async () => stale.state.keys.set({ session: { "x.0": Buffer.from("x") } }),
+      StaleLeaseError,
+    );
     await assert.rejects(stale.clear(), StaleLeaseError);
     const stored = await redisAuthState(redis, PREFIX, "fenced", 2);
     assert.equal(stored.state.creds.registered, true);
