@@ -1,0 +1,299 @@
+// A wire-level stand-in for WhatsApp Web's server on loopback, so the real Baileys client can be
+// tested offline: pairing by QR or code, login, sends decrypted by fake recipients, receipts, and
+// the faults a session manager must survive. Tests drive it through the methods below.
+import { Curve } from "@whiskeysockets/baileys";
+import { EventEmitter } from "node:events";
+import type { AddressInfo } from "node:net";
+import { WebSocketServer } from "ws";
+import { AccountRegistry } from "./accounts.ts";
+import { ClientConnection, type ServerContext } from "./clientConnection.ts";
+import { ConnectionLog, type ConnectionRecord } from "./connectionLog.ts";
+import { FakePhoneBook, normalizePhone, userJid } from "./fakePhones.ts";
+import { MessageDesk, type FailureRule, type ReceiptTiming, type SentMessage } from "./messaging.ts";
+import { parseQr } from "./pairing.ts";
+
+export type { ConnectionRecord, FailureRule, ReceiptTiming, SentMessage };
+
+export interface FakeWhatsAppOptions {
+  /** Loopback by default; the fake is not meant to be reachable from elsewhere. */
+  readonly host?: string;
+  /** 0 (default) picks a free port. */
+  readonly port?: number;
+  /** QR refs per registration; Baileys closes with 408 once it has shown them all. Default 6. */
+  readonly qrRefCount?: number;
+  /** Numbers that are on WhatsApp; "all" (default) makes every number exist. */
+  readonly registeredNumbers?: Iterable<string> | "all";
+  /** Defaults: delivered 5 ms after the ack, read 5 ms after delivery. */
+  readonly receipts?: Partial<ReceiptTiming>;
+  /** Error-ack every first message from an account to a number with "463". Default false. */
+  readonly restrictNewContacts?: boolean;
+  readonly handshakeLatencyMs?: number;
+}
+
+/** How a test ends an account's sockets; each maps to the DisconnectReason Baileys reports. */
+export type Disconnect =
+  | "close" // socket closed without a word: connectionClosed 428
+  | "replaced" // <stream:error><conflict type="replaced"/>: connectionReplaced 440
+  | "logout" // device removed on the phone, <stream:error code="401">: loggedOut 401
+  | number; // <stream:error code=N/>, e.g. 408 connectionLost, 515 restartRequired, 503
+
+export class FakeWhatsApp {
+  readonly url: string;
+  private readonly wss: WebSocketServer;
+  private readonly clients = new Set<ClientConnection>();
+  private readonly events = new EventEmitter();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly phones = new FakePhoneBook();
+  private readonly accounts = new AccountRegistry();
+  private readonly log = new ConnectionLog();
+  private readonly messages = new MessageDesk(this.phones);
+  private timing: ReceiptTiming;
+  private lastStanzaId = 0;
+  private readonly failures: unknown[] = [];
+
+  private constructor(
+    wss: WebSocketServer,
+    private readonly options: FakeWhatsAppOptions,
+  ) {
+    this.wss = wss;
+    const { port } = wss.address() as AddressInfo;
+    this.url = `ws://${options.host ?? "127.0.0.1"}:${port}/ws/chat`;
+    this.timing = { deliveredAfterMs: 5, readAfterMs: 5, ...options.receipts };
+    this.messages.restrictNewContacts = options.restrictNewContacts ?? false;
+    if (options.registeredNumbers) this.phones.setRegistered(options.registeredNumbers);
+    this.events.setMaxListeners(0);
+    const serverStatic = Curve.generateKeyPair();
+    const context = this.context();
+    wss.on("connection", (ws) => {
+      const client = new ClientConnection(ws, serverStatic, context);
+      this.clients.add(client);
+      ws.on("close", () => this.clients.delete(client));
+      client.run().catch((err: unknown) => {
+        if (ws.readyState === ws.OPEN) this.failures.push(err);
+        ws.terminate();
+      });
+    });
+  }
+
+  static async start(options: FakeWhatsAppOptions = {}): Promise<FakeWhatsApp> {
+    const wss = new WebSocketServer({
+      host: options.host ?? "127.0.0.1",
+      port: options.port ?? 0,
+      path: "/ws/chat",
+    });
+    await new Promise<void>((resolve, reject) => {
+      wss.once("listening", resolve);
+      wss.once("error", reject);
+    });
+    return new FakeWhatsApp(wss, options);
+  }
+
+  get port(): number {
+    return (this.wss.address() as AddressInfo).port;
+  }
+
+  private context(): ServerContext {
+    return {
+      phones: this.phones,
+      accounts: this.accounts,
+      log: this.log,
+      messages: this.messages,
+      qrRefCount: this.options.qrRefCount ?? 6,
+      handshakeLatencyMs: this.options.handshakeLatencyMs ?? 10,
+      connections: () => [...this.clients],
+      accepted: (record) => this.accepted(record),
+      changed: () => this.events.emit("change"),
+      stanzaId: () => `fake.${++this.lastStanzaId}`,
+      failed: (err) => this.failures.push(err),
+    };
+  }
+
+  /** Resolves with the first defined value of `check`, re-evaluated whenever the server's state changes. */
+  waitUntil<T>(check: () => T | undefined, what: string, timeoutMs = 5000): Promise<T> {
+    const now = check();
+    if (now !== undefined) return Promise.resolve(now);
+    return new Promise((resolve, reject) => {
+      const onChange = () => {
+        const value = check();
+        if (value === undefined) return;
+        cleanup();
+        resolve(value);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`fake WhatsApp: timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.events.off("change", onChange);
+      };
+      this.events.on("change", onChange);
+    });
+  }
+
+  private later(ms: number, action: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      action();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  private openClients(account: string): ClientConnection[] {
+    return [...this.clients].filter((c) => c.account === account && c.isOpen);
+  }
+
+  /** Receipts go to whichever socket of the sender is open when they fall due; none open: lost. */
+  private accepted(record: SentMessage): void {
+    this.events.emit("change");
+    const { deliveredAfterMs, readAfterMs } = this.timing;
+    if (record.error || deliveredAfterMs === null || !this.phones.isRegistered(record.to)) return;
+    const sendReceipt = (type: "delivery" | "read") => {
+      for (const client of this.openClients(record.from)) client.send(this.messages.receipt(record, type));
+    };
+    this.later(deliveredAfterMs, () => {
+      sendReceipt("delivery");
+      if (readAfterMs !== null) this.later(readAfterMs, () => sendReceipt("read"));
+    });
+  }
+
+  // ---- pairing -------------------------------------------------------------------------------
+
+  /** The QR refs outstanding on registering connections (the QR text itself only the client knows). */
+  pendingQrRefs(): string[] {
+    return [...this.clients].flatMap((c) => c.refs);
+  }
+
+  /**
+   * The account's phone scans `qr` (as emitted by Baileys' `connection.update`): pair-success, the
+   * client's signature, then `stream:error 515`. Resolves with the new device jid.
+   */
+  async scanQr(qr: string, phone: string): Promise<string> {
+    const { ref, noiseKey, advSecret } = parseQr(qr);
+    const client = [...this.clients].find((c) => c.refs.includes(ref) && c.noiseKey?.equals(noiseKey));
+    if (!client) throw new Error("fake WhatsApp: no connection is showing this QR");
+    return client.pair(normalizePhone(phone), advSecret);
+  }
+
+  /** The account's phone enters the code Baileys' `requestPairingCode(phone)` returned. */
+  async enterPairingCode(phone: string, code: string, timeoutMs = 5000): Promise<string> {
+    const account = normalizePhone(phone);
+    const client = await this.waitUntil(
+      () => [...this.clients].find((c) => c.codeHello?.phone === account),
+      `a pairing code request for ${account}`,
+      timeoutMs,
+    );
+    return client.enterPairingCode(code.replace(/-/g, "").toUpperCase());
+  }
+
+  linkedDevices(phone: string): string[] {
+    return this.accounts.devices(normalizePhone(phone)).map((d) => d.jid);
+  }
+
+  // ---- directory and recipients ----------------------------------------------------------------
+
+  setRegisteredNumbers(numbers: Iterable<string> | "all"): void {
+    this.phones.setRegistered(numbers);
+  }
+
+  setReceipts(timing: Partial<ReceiptTiming>): void {
+    this.timing = { ...this.timing, ...timing };
+  }
+
+  /** Error-acks matching messages; Baileys reports them as status ERROR with the code. */
+  failMessages(rule: FailureRule): void {
+    this.messages.rules.push({ ...rule });
+  }
+
+  restrictNewContacts(on = true): void {
+    this.messages.restrictNewContacts = on;
+  }
+
+  // ---- what was sent ---------------------------------------------------------------------------
+
+  sent(): SentMessage[] {
+    return [...this.messages.sent];
+  }
+
+  /** Messages the server accepted for `phone` (error-acked ones excluded). */
+  messagesTo(phone: string): SentMessage[] {
+    const to = normalizePhone(phone);
+    return this.messages.sent.filter((m) => m.to === to && !m.error);
+  }
+
+  async waitForMessages(count: number, timeoutMs = 5000): Promise<SentMessage[]> {
+    return this.waitUntil(
+      () => (this.messages.sent.length >= count ? this.sent() : undefined),
+      `${count} messages (have ${this.messages.sent.length})`,
+      timeoutMs,
+    );
+  }
+
+  // ---- connections -----------------------------------------------------------------------------
+
+  /** Resolves once `phone` has a logged-in socket. */
+  async waitForOpen(phone: string, timeoutMs = 5000): Promise<void> {
+    const account = normalizePhone(phone);
+    await this.waitUntil(
+      () => (this.openClients(account).length ? true : undefined),
+      `${account} to log in`,
+      timeoutMs,
+    );
+  }
+
+  /** Ends every open socket of the account the chosen way; returns how many there were. */
+  disconnect(phone: string, how: Disconnect): number {
+    const account = normalizePhone(phone);
+    const clients = this.openClients(account);
+    if (how === "logout") this.accounts.unlink(account);
+    for (const client of clients) {
+      if (how === "close") client.end(undefined, "closed by server");
+      else if (how === "replaced") client.replace();
+      else if (how === "logout") {
+        client.end(
+          {
+            tag: "stream:error",
+            attrs: { code: "401" },
+            content: [{ tag: "conflict", attrs: { type: "device_removed" } }],
+          },
+          "stream:error 401 device removed",
+        );
+      } else client.end({ tag: "stream:error", attrs: { code: `${how}` } }, `stream:error ${how}`);
+    }
+    return clients.length;
+  }
+
+  /** Errors inside the fake (each also dropped its socket); a passing test expects none. */
+  errors(): unknown[] {
+    return [...this.failures];
+  }
+
+  connectionLog(): ConnectionRecord[] {
+    return this.log.all();
+  }
+
+  openConnections(phone: string): number {
+    return this.openClients(normalizePhone(phone)).length;
+  }
+
+  /** The most sockets the account ever had logged in at the same moment. */
+  maxConcurrentConnections(phone: string): number {
+    return this.log.maxConcurrent(normalizePhone(phone));
+  }
+
+  /** The jid Baileys uses for `phone`: handy for `sendMessage`. */
+  jid(phone: string): string {
+    return userJid(normalizePhone(phone));
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    for (const client of this.clients) client.ws.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}
+
+export function startFakeWhatsApp(options?: FakeWhatsAppOptions): Promise<FakeWhatsApp> {
+  return FakeWhatsApp.start(options);
+}
