@@ -75,12 +75,22 @@ class BaileysSession implements SessionConnection {
 
   private async start(): Promise<void> {
     clearTimeout(this.retryTimer);
-    this.auth = await redisAuthState(
-      this.options.redis,
-      this.options.prefix,
-      this.sessionId,
-      this.context.leaseToken,
-    );
+    try {
+      this.auth = await redisAuthState(
+        this.options.redis,
+        this.options.prefix,
+        this.sessionId,
+        this.context.leaseToken,
+      );
+    } catch (err) {
+      // Never fall back to a fresh login: that would show a QR and orphan the linked device.
+      this.wanted = false;
+      this.status({
+        status: "closed",
+        reason: `stored credentials could not be read (${(err as Error).message}); connect again once Redis is healthy`,
+      });
+      throw err;
+    }
     const { state, saveCreds } = this.auth;
     const sock = makeWASocket({
       auth: { creds: state.creds, keys: makeCacheableSignalKeyStore(state.keys, this.log) },
