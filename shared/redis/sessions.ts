@@ -44,7 +44,12 @@ export class SessionRegistry {
     };
     if (message.account) fields.account = message.account;
     if (message.owner) fields.owner = message.owner;
-    await this.redis.hset(this.keys.session(message.sessionId), fields);
+    const key = this.keys.session(message.sessionId);
+    // A session asking for a scan, or logged out, is linked to no account any more.
+    const unlinked = message.status === "qr" || message.status === "logged_out";
+    const tx = this.redis.multi().hset(key, fields);
+    if (unlinked) tx.hdel(key, "account");
+    await tx.exec();
   }
 
   async get(sessionId: string): Promise<SessionRecord | undefined> {

@@ -221,6 +221,15 @@ describe("WhatsApp sessions through real Baileys", () => {
       const logout = await platform.api("/api/sessions/s2/logout", { method: "POST" });
       assert.equal(logout.status, 202);
       await s2.next(hasStatus("logged_out"), { from });
+      const listed = (await (await platform.api("/api/sessions")).json()) as Array<{
+        sessionId: string;
+        account?: string;
+      }>;
+      assert.equal(
+        listed.find((s) => s.sessionId === "s2")?.account,
+        undefined,
+        "no account once logged out",
+      );
       const keys = authKeys("wa:", "s2");
       await eventually(
         async () => ((await redis.exists(keys.creds, keys.keys)) === 0 ? true : undefined),
