@@ -195,6 +195,31 @@ describe("WhatsApp sessions through real Baileys", () => {
     assert.deepEqual({ sent: done.sent, failed: done.failed }, { sent: 4, failed: 1 });
   });
 
+  it("reconnects by itself after a dropped connection, and stops when opened elsewhere (440)", async () => {
+    let from = watch.received.length;
+    assert.equal(wa.disconnect(ACCOUNT, "close"), 1);
+    const reconnecting = await watch.next(hasStatus("reconnecting"), { from });
+    assert.equal(reconnecting.code, 428);
+    await watch.next(hasStatus("open"), { from });
+    assert.equal(wa.openConnections(ACCOUNT), 1);
+
+    from = watch.received.length;
+    wa.disconnect(ACCOUNT, "replaced");
+    const closed = await watch.next(hasStatus("closed"), { from });
+    assert.equal(closed.code, 440);
+    assert.match(closed.reason ?? "", /opened elsewhere/);
+    // It does not fight the other device for the account: nothing reconnects on its own.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(wa.openConnections(ACCOUNT), 0);
+
+    from = watch.received.length;
+    const res = await platform.api("/api/sessions/s1/connect", { method: "POST" });
+    assert.equal(res.status, 202);
+    await watch.next(hasStatus("open"), { from });
+    assert.equal(watch.received.slice(from).filter(isQr).length, 0, "still linked: no QR");
+    assert.equal(wa.maxConcurrentConnections(ACCOUNT), 1);
+  });
+
   it("links a second account by pairing code, and logout forgets its credentials", async () => {
     const added = await platform.api("/api/sessions", {
       method: "POST",

@@ -5,6 +5,7 @@
 import type { Boom } from "@hapi/boom";
 import makeWASocket, { Browsers, makeCacheableSignalKeyStore, type WASocket } from "@whiskeysockets/baileys";
 import type { BinaryNode } from "@whiskeysockets/baileys";
+import { receiptsOf } from "./receiptStanzas.ts";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { disconnectAction, reconnectDelay } from "../../../../shared/domain/reconnect.ts";
@@ -124,15 +125,10 @@ class BaileysSession implements SessionConnection {
         void this.onClose(code);
       }
     });
-    sock.ev.on("messages.update", (updates) => {
-      for (const { key, update } of updates) {
-        if (!key.fromMe || !key.id || !key.remoteJid) continue;
-        const to = `+${key.remoteJid.split("@")[0]}`;
-        const status = update.status ?? 0;
-        if (status >= 5) this.listener.onReceipt({ messageId: key.id, to, status: "played" });
-        else if (status === 4) this.listener.onReceipt({ messageId: key.id, to, status: "read" });
-        else if (status === 3) this.listener.onReceipt({ messageId: key.id, to, status: "delivered" });
-      }
+    // Receipts are read from the stanzas themselves: Baileys 6.7 can hold its event buffer open
+    // after a send, folding status changes into other events or delaying them indefinitely.
+    sock.ws.on("CB:receipt", (node: BinaryNode) => {
+      for (const receipt of receiptsOf(node, sock.authState.creds.me?.id)) this.listener.onReceipt(receipt);
     });
     sock.ws.on("CB:ack,class:message", (node: BinaryNode) => {
       const id = node.attrs.id;
