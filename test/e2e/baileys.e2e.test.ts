@@ -159,6 +159,36 @@ describe("WhatsApp sessions through real Baileys", () => {
     );
   });
 
+  it("shows the recipient 'typing…' before each message when the blast asks for it", async () => {
+    wa.setRegisteredNumbers("all");
+    const recipients = [
+      { phone: "+12025553000", name: "Ty" },
+      { phone: "+12025553001", name: "Pat" },
+    ];
+    const res = await platform.api("/api/blasts", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ sessionId: "s1", message: "Hi {name}", recipients, pacing: { typing: true } }),
+    });
+    assert.equal(res.status, 202);
+    const { blastId } = (await res.json()) as { blastId: string };
+    await eventually(
+      async () => ((await view(blastId)).status === "completed" ? true : undefined),
+      30_000,
+      "the typing blast to complete",
+    );
+    for (const { phone } of recipients) {
+      const [message] = wa.messagesTo(phone);
+      const states = wa.chatStatesTo(phone);
+      assert.deepEqual(
+        states.map((c) => c.state),
+        ["composing", "paused"],
+      );
+      assert.ok(message && states.every((c) => c.at <= message.at), "typing came before the message");
+      assert.ok(states[1]!.at - states[0]!.at >= 500, "typing lasted like a person's");
+    }
+  });
+
   it("pauses the blast and marks the session restricted when WhatsApp answers 463", async () => {
     wa.setRegisteredNumbers("all");
     wa.restrictNewContacts(true);

@@ -183,6 +183,7 @@ export class ClientConnection {
 
   private async route(node: BinaryNode): Promise<void> {
     if (node.tag === "message") return this.relay(node);
+    if (node.tag === "chatstate" && this.account) return this.server.messages.chatState(node, this.account);
     if (node.tag !== "iq") return; // presence, acks of our receipts: nothing to answer
     const { type, xmlns } = node.attrs;
     if (type === "result" || type === "error") {

@@ -9,10 +9,16 @@ import { AccountRegistry } from "./accounts.ts";
 import { ClientConnection, type ServerContext } from "./clientConnection.ts";
 import { ConnectionLog, type ConnectionRecord } from "./connectionLog.ts";
 import { FakePhoneBook, normalizePhone, userJid } from "./fakePhones.ts";
-import { MessageDesk, type FailureRule, type ReceiptTiming, type SentMessage } from "./messaging.ts";
+import {
+  MessageDesk,
+  type ChatState,
+  type FailureRule,
+  type ReceiptTiming,
+  type SentMessage,
+} from "./messaging.ts";
 import { parseQr } from "./pairing.ts";
 
-export type { ConnectionRecord, FailureRule, ReceiptTiming, SentMessage };
+export type { ChatState, ConnectionRecord, FailureRule, ReceiptTiming, SentMessage };
 
 export interface FakeWhatsAppOptions {
   /** Loopback by default; the fake is not meant to be reachable from elsewhere. */
@@ -219,6 +225,12 @@ export class FakeWhatsApp {
   messagesTo(phone: string): SentMessage[] {
     const to = normalizePhone(phone);
     return this.messages.sent.filter((m) => m.to === to && !m.error);
+  }
+
+  /** Typing indicators the accounts showed `phone`, oldest first. */
+  chatStatesTo(phone: string): ChatState[] {
+    const to = normalizePhone(phone);
+    return this.messages.chatStates.filter((c) => c.to === to);
   }
 
   async waitForMessages(count: number, timeoutMs = 5000): Promise<SentMessage[]> {

@@ -45,8 +45,17 @@ function encOf(to: BinaryNode): { type: "pkmsg" | "msg"; ciphertext: Uint8Array 
   return { type, ciphertext: enc.content };
 }
 
+/** A typing indicator an account showed a recipient (`composing`, then `paused`). */
+export interface ChatState {
+  readonly from: string;
+  readonly to: string;
+  readonly state: string;
+  readonly at: number;
+}
+
 export class MessageDesk {
   readonly sent: SentMessage[] = [];
+  readonly chatStates: ChatState[] = [];
   readonly rules: FailureRule[] = [];
   restrictNewContacts = false;
   /** `from>to` pairs that had a message accepted: no longer "new contacts" for the 463 rule. */
@@ -104,6 +113,13 @@ export class MessageDesk {
       attrs: { class: "message", id, from: destination, t: unixTime(), ...(error ? { error } : {}) },
     };
     return { record, ack };
+  }
+
+  /** Reads a `<chatstate to><composing/></chatstate>` from the logged-in account `from`. */
+  chatState(stanza: BinaryNode, from: string): void {
+    const state = Array.isArray(stanza.content) ? stanza.content[0]?.tag : undefined;
+    if (!state || !stanza.attrs.to) return;
+    this.chatStates.push({ from, to: phoneOfJid(stanza.attrs.to), state, at: Date.now() });
   }
 
   receipt(record: SentMessage, type: "delivery" | "read"): BinaryNode {
