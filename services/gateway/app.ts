@@ -15,10 +15,21 @@ import { campaignRoutes } from "./routes/campaigns.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
+import { consoleRoutes } from "./console/consoleRoutes.ts";
+import { createGatewayMetrics } from "./metrics/gatewayMetrics.ts";
+import { QueueMonitor } from "./queues/queueMonitor.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
+import { queueRoutes } from "./routes/queues.ts";
+
+export interface GatewayOptions {
+  /** How often the queue dashboard samples lag per session (its chart covers the last hour). */
+  readonly lagSampleMs?: number;
+}
 
 export async function buildApp(
   deps: GatewayDeps,
   logger: FastifyBaseLogger | false,
+  options: GatewayOptions = {},
 ): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger === false ? undefined : logger,
@@ -31,6 +42,7 @@ export async function buildApp(
   // Before auth: the plugin's own hooks must see a refused upgrade, or its socket is never closed.
   await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
   registerAuth(app, new ApiKeys(apiKeysOf(deps.config)));
+  const metrics = createGatewayMetrics(app, deps);
   await app.register(fastifySwagger, {
     openapi: {
       info: {
@@ -43,7 +55,9 @@ export async function buildApp(
         { name: "blasts", description: "Start, follow and control blasts" },
         { name: "campaigns", description: "Saved recipient segments" },
         { name: "sessions", description: "WhatsApp accounts" },
-        { name: "health", description: "Liveness and readiness" },
+        { name: "health", description: "Liveness, readiness and metrics" },
+        { name: "admin", description: "JetStream queues, advisories and dead letters" },
+        { name: "auth", description: "The web console's sign-in" },
       ],
     },
   });
@@ -58,5 +72,13 @@ export async function buildApp(
   await app.register(sessionRoutes, { deps });
   await app.register(campaignRoutes, { deps });
   await app.register(blastRoutes, { deps });
+  const monitor = new QueueMonitor(deps.nats, options.lagSampleMs ?? 15_000, (err) =>
+    app.log.warn({ err }, "queue lag sample failed"),
+  );
+  app.addHook("onReady", async () => monitor.start());
+  app.addHook("onClose", async () => monitor.stop());
+  await app.register(queueRoutes, { deps, monitor });
+  await app.register(metricsRoutes, { registry: metrics });
+  await app.register(consoleRoutes);
   return app as unknown as FastifyInstance;
 }

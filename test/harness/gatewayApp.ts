@@ -3,7 +3,7 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
 import type { Redis } from "ioredis";
 import { pino } from "pino";
-import { buildApp } from "../../services/gateway/app.ts";
+import { buildApp, type GatewayOptions } from "../../services/gateway/app.ts";
 import { Projector } from "../../services/projector/projector.ts";
 import { loadConfig } from "../../shared/config/config.ts";
 import { connectNats, ensureStreams, type Nats } from "../../shared/nats/connection.ts";
@@ -28,6 +28,7 @@ export interface GatewayUnderTest {
 export async function startGatewayApp(
   servers: Servers,
   env: Record<string, string> = {},
+  options: GatewayOptions = {},
 ): Promise<GatewayUnderTest> {
   const config = loadConfig({
     NATS_URL: servers.nats.url,
@@ -47,6 +48,7 @@ export async function startGatewayApp(
   const app = await buildApp(
     { config, nats, redis, sessions, projection, campaigns: new CampaignStore(redis, config.REDIS_PREFIX) },
     false,
+    options,
   );
   await app.ready();
   return {

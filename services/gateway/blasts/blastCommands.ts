@@ -77,7 +77,18 @@ export async function gatherRows(
   return rows;
 }
 
-export async function createBlast(deps: GatewayDeps, input: CreateBlastInput): Promise<CreateBlastResult> {
+/** A blast checked and rendered but not started: what POST /api/blasts would queue. */
+export interface BlastPlan {
+  readonly recipients: PlannedRecipient[];
+  readonly rejected: RejectedRow[];
+  readonly duplicates: number;
+}
+
+/**
+ * Every check that can refuse a blast, and the rendered messages; publishes nothing, so the
+ * console's preview and the real start cannot disagree about who gets what.
+ */
+export async function planBlast(deps: GatewayDeps, input: CreateBlastInput): Promise<BlastPlan> {
   if (!(await deps.sessions.exists(input.sessionId))) {
     throw new HttpError(404, `session ${input.sessionId} not found; add it with POST /api/sessions`);
   }
@@ -88,6 +99,11 @@ export async function createBlast(deps: GatewayDeps, input: CreateBlastInput): P
   const normalized = normalizeRows(rows, deps.config.DEFAULT_COUNTRY as CountryCode);
   const plan = planRecipients(template, normalized);
   if (!plan.ok) throw new HttpError(400, plan.error);
+  return { recipients: plan.recipients, rejected: plan.rejected, duplicates: plan.duplicates };
+}
+
+export async function createBlast(deps: GatewayDeps, input: CreateBlastInput): Promise<CreateBlastResult> {
+  const plan = await planBlast(deps, input);
   const rejected = { count: plan.rejected.length, sample: plan.rejected.slice(0, REJECTED_SAMPLE) };
   if (plan.recipients.length === 0) {
     throw new HttpError(400, "the blast has no valid recipients", { rejected });

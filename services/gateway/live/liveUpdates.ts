@@ -1,6 +1,7 @@
 // WebSocket at `/`: `?blastId=` streams `blast_progress`, `?sessionId=` streams `qr_update` and
-// `session_status`. One NATS subscription per kind fans out to every socket watching that id; a
-// new socket first gets the current state, so it never waits for the next change to see anything.
+// `session_status` (a plain GET of `/` is sent to the console). One NATS subscription per kind
+// fans out to every socket watching that id; a new socket first gets the current state, so it
+// never waits for the next change to see anything.
 import type { FastifyInstance } from "fastify";
 import type { WebSocket } from "ws";
 import { isValidId } from "../../../shared/domain/ids.ts";
@@ -52,50 +53,57 @@ export async function liveUpdates(app: FastifyInstance, deps: GatewayDeps): Prom
     sessionEvents.unsubscribe();
   });
 
-  app.get("/", { websocket: true, schema: { hide: true } }, (socket, request) => {
-    const query = request.query as Record<string, unknown>;
-    const { blastId, sessionId } = query;
-    const refuse = (message: string) => {
-      socket.send(JSON.stringify({ type: "error", message }));
-      socket.close(1008, message.slice(0, 120));
-    };
-    if (blastId !== undefined) {
-      if (!isValidId(blastId)) return refuse("invalid blastId");
-      blastWatchers.add(blastId, socket);
-      void deps.projection.summary(blastId).then((summary) => {
-        if (!summary) return refuse(`blast ${blastId} not found`);
-        const { blastId: id, status, total, sent, failed, inDoubt, delivered, read, pending } = summary;
-        const progress = {
-          type: "blast_progress",
-          blastId: id,
-          status,
-          total,
-          sent,
-          failed,
-          inDoubt,
-          delivered,
-          read,
-          pending,
-        };
-        socket.send(JSON.stringify(progress));
-      });
-      return;
-    }
-    if (sessionId !== undefined) {
-      if (!isValidId(sessionId)) return refuse("invalid sessionId");
-      sessionWatchers.add(sessionId, socket);
-      void deps.sessions.get(sessionId).then((record) => {
-        if (!record) return refuse(`session ${sessionId} not found`);
-        socket.send(
-          JSON.stringify({
-            type: "session_status",
-            ...record,
-            at: record.updatedAt ?? new Date().toISOString(),
-          }),
-        );
-      });
-      return;
-    }
-    refuse("connect with ?blastId=<id> or ?sessionId=<id>");
+  app.route({
+    method: "GET",
+    url: "/",
+    schema: { hide: true },
+    // A browser opening the gateway's address gets the console; only upgrades reach the sockets.
+    handler: async (_request, reply) => reply.redirect("/console", 302),
+    wsHandler: (socket, request) => {
+      const query = request.query as Record<string, unknown>;
+      const { blastId, sessionId } = query;
+      const refuse = (message: string) => {
+        socket.send(JSON.stringify({ type: "error", message }));
+        socket.close(1008, message.slice(0, 120));
+      };
+      if (blastId !== undefined) {
+        if (!isValidId(blastId)) return refuse("invalid blastId");
+        blastWatchers.add(blastId, socket);
+        void deps.projection.summary(blastId).then((summary) => {
+          if (!summary) return refuse(`blast ${blastId} not found`);
+          const { blastId: id, status, total, sent, failed, inDoubt, delivered, read, pending } = summary;
+          const progress = {
+            type: "blast_progress",
+            blastId: id,
+            status,
+            total,
+            sent,
+            failed,
+            inDoubt,
+            delivered,
+            read,
+            pending,
+          };
+          socket.send(JSON.stringify(progress));
+        });
+        return;
+      }
+      if (sessionId !== undefined) {
+        if (!isValidId(sessionId)) return refuse("invalid sessionId");
+        sessionWatchers.add(sessionId, socket);
+        void deps.sessions.get(sessionId).then((record) => {
+          if (!record) return refuse(`session ${sessionId} not found`);
+          socket.send(
+            JSON.stringify({
+              type: "session_status",
+              ...record,
+              at: record.updatedAt ?? new Date().toISOString(),
+            }),
+          );
+        });
+        return;
+      }
+      refuse("connect with ?blastId=<id> or ?sessionId=<id>");
+    },
   });
 }

@@ -1,7 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { Type } from "typebox";
+import type { FastifyRequest } from "fastify";
+import { Type, type Static } from "typebox";
 import { MAX_TEMPLATE_LENGTH } from "../../../shared/domain/templates.ts";
-import { changeBlast, createBlast, type BlastChange } from "../blasts/blastCommands.ts";
+import {
+  changeBlast,
+  createBlast,
+  planBlast,
+  type BlastChange,
+  type CreateBlastInput,
+} from "../blasts/blastCommands.ts";
+import { recipientResults } from "../blasts/blastResults.ts";
+import { csvLine } from "../http/csv.ts";
 import { RequestIdempotency } from "../blasts/requestIdempotency.ts";
 import { HttpError } from "../http/errors.ts";
 import {
@@ -12,6 +21,7 @@ import {
   Page,
   RecipientRecord,
   Rejected,
+  RejectedRow,
   SessionId,
   errors,
 } from "../http/schemas.ts";
@@ -54,6 +64,38 @@ const BlastSummary = Type.Intersect([
 ]);
 
 const BlastParams = Type.Object({ blastId: BlastId });
+const PREVIEW_MESSAGES = 5;
+const PREVIEW_REJECTED = 100;
+const RESULT_COLUMNS = [
+  "idx",
+  "phone",
+  "name",
+  "outcome",
+  "reason",
+  "message_id",
+  "settled_at",
+  "delivered_at",
+  "read_at",
+];
+
+/** The request as the blast commands take it, from either the JSON or the multipart form. */
+function blastInputOf(
+  body: Static<typeof CreateBlastBody>,
+  file: FastifyRequest["uploadedFile"],
+): CreateBlastInput {
+  if (body.recipientsFile !== undefined && !file) {
+    throw new HttpError(400, "recipientsFile must be uploaded as a file in multipart/form-data");
+  }
+  const { sessionId, message, campaignId, recipients, pacing } = body;
+  return {
+    sessionId,
+    message,
+    ...(campaignId ? { campaignId } : {}),
+    ...(recipients ? { recipients } : {}),
+    ...(pacing ? { pacing } : {}),
+    ...(file ? { file } : {}),
+  };
+}
 
 export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = async (app, { deps }) => {
   const requests = new RequestIdempotency(deps.redis, deps.config.REDIS_PREFIX);
@@ -91,23 +133,57 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
       },
     },
     async (request, reply) => {
-      const { sessionId, message, campaignId, recipients, pacing } = request.body;
-      if (request.body.recipientsFile !== undefined && !request.uploadedFile) {
-        throw new HttpError(400, "recipientsFile must be uploaded as a file in multipart/form-data");
-      }
-      const file = request.uploadedFile;
+      const input = blastInputOf(request.body, request.uploadedFile);
       const { result, replayed } = await requests.once(request.headers["idempotency-key"], () =>
-        createBlast(deps, {
-          sessionId,
-          message,
-          ...(campaignId ? { campaignId } : {}),
-          ...(recipients ? { recipients } : {}),
-          ...(pacing ? { pacing } : {}),
-          ...(file ? { file } : {}),
-        }),
+        createBlast(deps, input),
       );
       if (replayed) void reply.header("idempotent-replayed", "true");
       return reply.status(202).send(result);
+    },
+  );
+
+  app.post(
+    "/api/blasts/preview",
+    {
+      preValidation: async (request) => readMultipartBody(request, "recipientsFile", ["pacing"]),
+      schema: {
+        tags: ["blasts"],
+        summary: "Check a blast and render its first messages without sending anything",
+        description:
+          "Takes exactly what POST /api/blasts takes and runs the same checks, but queues nothing: " +
+          "the first rendered messages, how many would be sent, and the rows that would be rejected.",
+        consumes: ["application/json", "multipart/form-data"],
+        body: CreateBlastBody,
+        response: {
+          200: Type.Object({
+            total: Type.Integer({ description: "recipients that would be queued" }),
+            duplicates: Type.Integer(),
+            rejected: Type.Object({
+              count: Type.Integer(),
+              sample: Type.Array(RejectedRow, { description: `the first ${PREVIEW_REJECTED} rejected rows` }),
+            }),
+            messages: Type.Array(
+              Type.Object({
+                idx: Type.Integer(),
+                phone: Type.String(),
+                name: Type.Optional(Type.String()),
+                text: Type.String(),
+              }),
+              { description: `the first ${PREVIEW_MESSAGES} messages as they would be sent` },
+            ),
+          }),
+          ...errors(400, 404, 413, 415),
+        },
+      },
+    },
+    async (request) => {
+      const plan = await planBlast(deps, blastInputOf(request.body, request.uploadedFile));
+      return {
+        total: plan.recipients.length,
+        duplicates: plan.duplicates,
+        rejected: { count: plan.rejected.length, sample: plan.rejected.slice(0, PREVIEW_REJECTED) },
+        messages: plan.recipients.slice(0, PREVIEW_MESSAGES),
+      };
     },
   );
 
@@ -175,6 +251,47 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
       const { blastId } = request.params;
       if (!(await deps.projection.summary(blastId))) throw new HttpError(404, `blast ${blastId} not found`);
       return { blastId, items: await deps.projection.failures(blastId) };
+    },
+  );
+
+  app.get(
+    "/api/blasts/:blastId/results.csv",
+    {
+      schema: {
+        tags: ["blasts"],
+        summary: "Per-recipient results as CSV (outcome, reason, message id, delivery and read times)",
+        description:
+          "Read from the blast's event log. Cells that start like a spreadsheet formula are prefixed with a quote.",
+        produces: ["text/csv"],
+        params: BlastParams,
+        response: {
+          200: Type.String({ description: "text/csv", examples: ["idx,phone,name,outcome,reason\r\n"] }),
+          ...errors(400, 404),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { blastId } = request.params;
+      if (!(await deps.projection.summary(blastId))) throw new HttpError(404, `blast ${blastId} not found`);
+      const rows = await recipientResults(deps, blastId);
+      let csv = csvLine(RESULT_COLUMNS);
+      for (const r of rows) {
+        csv += csvLine([
+          r.idx,
+          r.phone,
+          r.name,
+          r.outcome,
+          r.reason,
+          r.messageId,
+          r.settledAt,
+          r.deliveredAt,
+          r.readAt,
+        ]);
+      }
+      return reply
+        .type("text/csv; charset=utf-8")
+        .header("content-disposition", `attachment; filename="${blastId}-results.csv"`)
+        .send(csv);
     },
   );
 

@@ -1,0 +1,23 @@
+/// <reference lib="dom" />
+// The console: sessions, blasts and campaigns as tabs chosen by the address' #fragment.
+import { blastsPanel } from "./blastsPanel.ts";
+import { campaignsPanel } from "./campaignsPanel.ts";
+import { consoleNav } from "./consoleNav.ts";
+import { sessionsPanel } from "./sessionsPanel.ts";
+
+const root = document.getElementById("app");
+if (root) {
+  const panels = [sessionsPanel(), blastsPanel(), campaignsPanel()];
+  const nav = consoleNav("");
+  const select = () => {
+    const wanted = location.hash.slice(1) || "sessions";
+    const shown = panels.some((p) => p.id === wanted) ? wanted : "sessions";
+    for (const panel of panels) panel.hidden = panel.id !== shown;
+    nav.querySelectorAll("a").forEach((a) => {
+      a.classList.toggle("current", a.getAttribute("href") === `/console#${shown}`);
+    });
+  };
+  window.addEventListener("hashchange", select);
+  root.replaceChildren(nav, ...panels);
+  select();
+}

@@ -1,0 +1,336 @@
+// The console in a real headless Chromium (Debian's package, driven by playwright-core), against
+// the real services: sign in, start a blast from an uploaded .xlsx after previewing it, pause and
+// resume it, link the WhatsApp session by QR, watch the blast finish, and check the queue
+// dashboard against the JetStream API. Screenshots of each page go to test-artifacts/.
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import * as XLSX from "xlsx";
+import { connectNats, type Nats } from "../../shared/nats/connection.ts";
+import { eventually, startPlatform, TEST_API_KEY, type Platform } from "../harness/platform.ts";
+import { startServers, type Servers } from "../harness/servers.ts";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url).pathname;
+const SCAN_AFTER_MS = 4000;
+
+function recipientsSheet(): { file: Buffer; valid: number; rejected: number; duplicates: number } {
+  const rows: (string | number)[][] = [["Phone", "Name"]];
+  for (let i = 0; i < 24; i++) rows.push([`+1 202 555 ${String(300 + i).padStart(4, "0")}`, `Guest ${i}`]);
+  rows.push(["(202) 555-0300", "Guest 0 again"]);
+  rows.push(["not a phone", "Nobody"]);
+  rows.push(["+12025550399", ""]);
+  const workbook = XLSX.utils.book_new();
+  XLSX.utils.book_append_sheet(workbook, XLSX.utils.aoa_to_sheet(rows), "guests");
+  const file = XLSX.write(workbook, { type: "buffer", bookType: "xlsx" }) as Buffer;
+  return { file, valid: 24, rejected: 2, duplicates: 1 };
+}
+
+/** The dashboard's table rows keyed by `attribute`, with each `data-field` cell read as a number. */
+async function tableRows(page: Page, attribute: string) {
+  // Plain expressions only: the test runs through tsx, which would wrap named functions in a
+  // helper the page does not have.
+  const rows = await page.$$eval(
+    `tr[${attribute}]`,
+    (trs, name) =>
+      trs.map((tr) => ({
+        id: tr.getAttribute(name) ?? "",
+        cells: Array.from(tr.querySelectorAll("[data-field]")).map(
+          (td) => [td.getAttribute("data-field") ?? "", td.textContent ?? ""] as const,
+        ),
+      })),
+    attribute,
+  );
+  return rows.map(({ id, cells }) => {
+    const values = new Map(cells);
+    return { id, field: (name: string) => Number(values.get(name)) };
+  });
+}
+
+interface BlastFigures {
+  status: string;
+  total: number;
+  sent: number;
+  failed: number;
+  inDoubt: number;
+  delivered: number;
+  read: number;
+  pending: number;
+}
+
+describe("the web console in a real browser", () => {
+  let servers: Servers;
+  let platform: Platform;
+  let nats: Nats;
+  let context: BrowserContext;
+  let page: Page;
+  let profileDir: string;
+
+  before(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `Chromium is not installed at ${CHROMIUM}: the browser tests need Debian's chromium package ` +
+          "(`sudo apt-get install -y chromium`, or `make system-deps`), or CHROMIUM_PATH set to a Chromium binary",
+      );
+    }
+    await mkdir(ARTIFACTS, { recursive: true });
+    servers = await startServers();
+    platform = await startPlatform(servers, { SIM_SCAN_AFTER_MS: String(SCAN_AFTER_MS) });
+    await platform.start("gateway");
+    await platform.start("projector");
+    nats = await connectNats(servers.nats.url, "console-test");
+    profileDir = await mkdtemp(join(tmpdir(), "wa-blast-chromium-"));
+    context = await chromium.launchPersistentContext(profileDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+      viewport: { width: 1280, height: 900 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(30_000);
+  });
+
+  after(async () => {
+    await context?.close();
+    if (profileDir) await rm(profileDir, { recursive: true, force: true });
+    await nats?.nc.close();
+    await platform?.stop();
+    await servers?.dispose();
+  });
+
+  const shot = (name: string) =>
+    page.screenshot({ path: join(ARTIFACTS, `console-${name}.png`), fullPage: true });
+  const blastFigures = async (blastId: string) =>
+    (await (await platform.api(`/api/blasts/${blastId}`)).json()) as BlastFigures;
+
+  it("signs in, previews and starts a blast, pauses and resumes it, links the session and sees it finish", async () => {
+    await page.goto(`${platform.baseUrl}/`);
+    await page.waitForURL(/\/signin\?next=/);
+    await page.fill("#api-key", "not-the-key-0123456789");
+    await page.click("button[type=submit]");
+    await page.waitForSelector(".notice[data-kind=error]");
+    assert.match((await page.textContent(".notice")) ?? "", /not valid/);
+    await shot("signin");
+    await page.fill("#api-key", TEST_API_KEY);
+    await page.click("button[type=submit]");
+    await page.waitForURL(/\/console$/);
+
+    // Sessions: s1 exists and no sender runs it yet.
+    await page.waitForSelector('[data-session="s1"] .status');
+    assert.equal(await page.textContent('[data-session="s1"] .status'), "idle");
+
+    // A blast from an uploaded spreadsheet, previewed before it is sent.
+    const sheet = recipientsSheet();
+    await page.click('nav a[href="/console#blasts"]');
+    await page.waitForSelector("#blasts:not([hidden]) .blast-form");
+    await page.selectOption(".blast-form select[name=sessionId]", "s1");
+    await page.setInputFiles(".blast-form input[type=file]", {
+      name: "guests.xlsx",
+      mimeType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+      buffer: sheet.file,
+    });
+    await page.fill(".blast-form textarea[name=message]", "Hello {name}, see you soon");
+    assert.equal(await page.isDisabled(".blast-form button.send"), true, "nothing to send before a preview");
+    await page.click(".blast-form .preview-button");
+    await page.waitForSelector(".preview-messages li");
+    assert.equal(
+      await page.textContent(".preview-summary"),
+      `${sheet.valid} message(s) will be sent · ${sheet.duplicates} duplicate(s) merged · ${sheet.rejected} rejected`,
+    );
+    const firstMessages = await page.$$eval(".preview-messages q", (qs) => qs.map((q) => q.textContent));
+    assert.deepEqual(firstMessages.slice(0, 2), [
+      "Hello Guest 0, see you soon",
+      "Hello Guest 1, see you soon",
+    ]);
+    const rejectedReasons = await page.$$eval(".rejected tbody tr td:last-child", (tds) =>
+      tds.map((td) => td.textContent),
+    );
+    assert.deepEqual(rejectedReasons, ["phone has invalid characters", "missing value for {name}"]);
+    assert.equal((await (await platform.api("/api/blasts")).json()).total, 0, "a preview starts nothing");
+    await shot("blast-preview");
+
+    await page.click(".blast-form button.send");
+    await page.waitForSelector(".blast-form .notice[data-kind=ok]");
+    const started = (await page.textContent(".blast-form .notice")) ?? "";
+    const blastId = /Blast (\S+) started/.exec(started)?.[1];
+    assert.ok(blastId, started);
+    const card = `[data-blast="${blastId}"]`;
+    await page.waitForSelector(`${card}[data-status=running]`);
+    assert.equal(await page.getAttribute(`${card} progress`, "max"), String(sheet.valid));
+
+    // Pause and resume while no sender runs the session yet, so nothing races the buttons.
+    await page.click(`${card} button.pause`);
+    await page.waitForSelector(`${card}[data-status=paused]`);
+    assert.equal((await blastFigures(blastId)).status, "paused");
+    await shot("blast-paused");
+    await page.click(`${card} button.resume`);
+    await page.waitForSelector(`${card}[data-status=running]`);
+    assert.equal((await blastFigures(blastId)).status, "running");
+
+    // The dashboard warns that the session has work and nothing pulls it.
+    await page.goto(`${platform.baseUrl}/admin/queues`);
+    await page.waitForSelector('.warning[data-session="s1"]');
+    assert.match((await page.textContent('.warning[data-session="s1"]')) ?? "", /no consumer is attached/);
+    assert.equal(await page.textContent('tr[data-session="s1"] [data-field=queued]'), String(sheet.valid));
+    await shot("queues-waiting");
+
+    // A sender takes the session: the QR appears, Connect replaces it, the scan completes.
+    await page.goto(`${platform.baseUrl}/console#sessions`);
+    await page.waitForSelector('[data-session="s1"] .status');
+    await platform.start("sender");
+    const qr = '[data-session="s1"] img.qr';
+    await page.waitForSelector(`${qr}:not([hidden])`);
+    const firstQr = await page.getAttribute(qr, "data-qr");
+    assert.match((await page.getAttribute(qr, "src")) ?? "", /^data:image\/png;base64,/);
+    assert.equal(await page.textContent('[data-session="s1"] .status'), "qr");
+    await shot("sessions-qr");
+    await page.fill('[data-session="s1"] input.phone', "+1 202 555 0188");
+    await page.click('[data-session="s1"] button.request-pairing');
+    await page.waitForSelector('[data-session="s1"] .pairing-code:not([hidden])');
+    assert.match((await page.textContent('[data-session="s1"] .pairing-code')) ?? "", /type [0-9A-F]{8}$/);
+    await page.click('[data-session="s1"] button.connect');
+    await page.waitForFunction(
+      ([selector, previous]) => document.querySelector(selector)?.getAttribute("data-qr") !== previous,
+      [qr, firstQr] as const,
+    );
+    await page.waitForSelector('[data-session="s1"][data-status=open]', { timeout: SCAN_AFTER_MS * 5 });
+    assert.equal(await page.isHidden(qr), true, "the QR goes away once linked");
+    await shot("sessions-open");
+
+    // The blast runs to the end; the bar and the counts match the API.
+    await page.click('nav a[href="/console#blasts"]');
+    await page.waitForSelector(`${card}[data-status=completed]`, { timeout: 60_000 });
+    const final = await blastFigures(blastId);
+    assert.equal(final.status, "completed");
+    assert.equal(final.sent + final.failed + final.inDoubt, sheet.valid);
+    assert.equal(await page.getAttribute(`${card} progress`, "value"), String(sheet.valid));
+    assert.equal(await page.textContent(`${card} .percent`), "100%");
+    for (const count of ["sent", "failed", "inDoubt", "pending"] as const) {
+      assert.equal(await page.textContent(`${card} [data-count=${count}]`), String(final[count]), count);
+    }
+    await shot("blast-completed");
+
+    // Metrics count what the blast sent.
+    const metrics = await (await platform.api("/metrics")).text();
+    const sentLine = metrics
+      .split("\n")
+      .find((l) => l.startsWith('wa_blast_recipients_total{session_id="s1",outcome="sent"}'));
+    assert.equal(Number(sentLine?.split(" ").at(-1)), final.sent);
+
+    await page.click('nav a[href="/console#sessions"]');
+    await page.click('[data-session="s1"] button.logout');
+    await page.waitForSelector('[data-session="s1"][data-status=logged_out]');
+    assert.equal(await page.textContent('[data-session="s1"] .reason'), "logged out");
+  });
+
+  it("creates, previews and deletes a campaign", async () => {
+    await page.goto(`${platform.baseUrl}/console#campaigns`);
+    await page.waitForSelector("#campaigns:not([hidden]) .campaign-form");
+    await page.fill(".campaign-form input[name=name]", "Guests");
+    // Dropped on the zone, as a person drags a file from their desktop.
+    const dropped = await page.evaluateHandle(
+      (bytes) => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([new Uint8Array(bytes)], "guests.xlsx"));
+        return transfer;
+      },
+      [...recipientsSheet().file],
+    );
+    await page.dispatchEvent(".campaign-form .drop-zone", "drop", { dataTransfer: dropped });
+    assert.match((await page.textContent(".campaign-form .file-caption")) ?? "", /^guests\.xlsx \(\d+ KB\)$/);
+    await page.click(".campaign-form button[type=submit]");
+    await page.waitForSelector(".campaign .preview-campaign");
+    await page.click(".campaign .preview-campaign");
+    await page.waitForSelector(".campaign-preview tbody tr");
+    assert.equal(await page.$$eval(".campaign-preview tbody tr", (rows) => rows.length), 10);
+    assert.equal(await page.textContent(".campaign-preview tbody tr td"), "+12025550300");
+    await shot("campaigns");
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.click(".campaign button.delete");
+    await page.waitForSelector(".campaign", { state: "detached" });
+    assert.equal((await (await platform.api("/api/campaigns")).json()).total, 0);
+  });
+
+  it("shows on the queue dashboard the figures the JetStream API reports", async () => {
+    await page.goto(`${platform.baseUrl}/admin/queues`);
+    await page.uncheck("#auto-refresh");
+    // Sender leases renew every few seconds, so read the page and the API back to back until one
+    // pair is taken between two renewals.
+    await eventually(
+      async () => {
+        const before = await page.getAttribute(".updated", "data-at");
+        await page.click("button.refresh");
+        await page.waitForFunction(
+          (previous) => document.querySelector(".updated")?.getAttribute("data-at") !== previous,
+          before,
+        );
+        const shown = (await tableRows(page, "data-stream")).map(({ id, field }) => ({
+          name: id,
+          messages: field("messages"),
+          bytes: field("bytes"),
+          firstSeq: field("firstSeq"),
+          lastSeq: field("lastSeq"),
+          consumers: field("consumers"),
+        }));
+        const consumersShown = (await tableRows(page, "data-consumer")).map(({ id, field }) => ({
+          id,
+          numPending: field("numPending"),
+          numAckPending: field("numAckPending"),
+          numRedelivered: field("numRedelivered"),
+          numWaiting: field("numWaiting"),
+        }));
+        const streams = [];
+        const consumers = [];
+        for await (const info of nats.jsm.streams.list()) {
+          streams.push({
+            name: info.config.name,
+            messages: info.state.messages,
+            bytes: info.state.bytes,
+            firstSeq: info.state.first_seq,
+            lastSeq: info.state.last_seq,
+            consumers: info.state.consumer_count,
+          });
+          for await (const c of nats.jsm.consumers.list(info.config.name)) {
+            consumers.push({
+              id: `${c.stream_name}/${c.name}`,
+              numPending: c.num_pending,
+              numAckPending: c.num_ack_pending,
+              numRedelivered: c.num_redelivered,
+              numWaiting: c.num_waiting,
+            });
+          }
+        }
+        const byName = <T extends { name?: string | null; id?: string | null }>(a: T, b: T) =>
+          String(a.name ?? a.id).localeCompare(String(b.name ?? b.id));
+        try {
+          assert.ok(
+            shown.some((s) => s.name === "SEND_WORK") && shown.some((s) => s.name === "BLAST_EVENTS"),
+          );
+          assert.deepEqual(shown.sort(byName), streams.sort(byName));
+          assert.deepEqual(consumersShown.sort(byName), consumers.sort(byName));
+          return true;
+        } catch (err) {
+          return void err;
+        }
+      },
+      30_000,
+      "the dashboard and the JetStream API to agree",
+    );
+    const blastEvents = await nats.jsm.streams.info("BLAST_EVENTS");
+    assert.ok(blastEvents.state.messages > 24, "the blast's events are counted");
+    await shot("queues");
+  });
+});
