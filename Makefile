@@ -1,17 +1,19 @@
 # Two commands for a new machine: `make up` runs the platform, `make test` runs every test.
-# Both install what they need: npm packages, and nats-server / redis-server from Debian's packages.
+# Both install what they need: npm packages, and nats-server / redis-server from Debian's packages
+# (and, for the tests only, chromium for the console's browser tests).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TESTS := $(shell find test -name '*.test.ts' -not -path '*/chaos/*' | sort)
 
-.PHONY: help install system-deps up down test check unit format lint typecheck compose-check replay
+.PHONY: help install system-deps test-deps up down test check unit format lint typecheck compose-check replay chaos
 
 help:
 	@echo "make up      run NATS, Redis, gateway, projector and sender locally (Ctrl-C stops them)"
 	@echo "make test    format check, lint, typecheck and every test (real NATS and Redis, started per test)"
 	@echo "make down    stop the NATS and Redis servers that 'make up' started"
 	@echo "make replay  rebuild the Redis counters from the event log"
+	@echo "make chaos   the long reliability suite: kills and restarts during a 10k-recipient blast"
 
 system-deps:
 	@missing=""; \
@@ -22,6 +24,11 @@ system-deps:
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  $(SUDO) systemctl disable --now nats-server redis-server >/dev/null 2>&1 || true; \
 	fi
+
+# The console's browser tests drive Debian's Chromium; nothing downloads a browser of its own.
+test-deps:
+	@[ -x /usr/bin/chromium ] || { echo "installing chromium from Debian's packages"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -41,7 +48,7 @@ replay: install
 format:
 	npx prettier --write .
 
-check: install
+check: install test-deps
 	npx prettier --check .
 	npx eslint .
 	npx tsc --noEmit
@@ -51,6 +58,10 @@ test: check
 
 unit: install
 	node --import tsx --test $(shell find test/shared -name '*.test.ts' | sort)
+
+# The long reliability suite (docs/RELIABILITY.md): kills and restarts during a 10k blast.
+chaos: install
+	node --import tsx --test --test-reporter=spec --test-timeout=900000 $(shell find test/chaos -name '*.test.ts' | sort)
 
 compose-check:
 	docker-compose config -q

@@ -140,9 +140,13 @@ if (process.argv.includes("--replay")) {
   );
   const apiKey = (process.env.API_KEYS ?? "").split(",")[0]?.trim();
   console.log(
-    `sign in to the console at http://${host}:${port}/ with the API key ${apiKey} (API_KEYS in .env)`,
+    `web console: http://${host}:${port}/console  sign in with the API key ${apiKey} (API_KEYS in .env)`,
   );
   console.log(`API calls: curl -H 'authorization: Bearer ${apiKey}' http://${host}:${port}/api/sessions`);
+  // The key is printed on purpose: this is the developer's own terminal, and the console needs it.
+  console.log(
+    `queues: http://${host}:${port}/admin/queues   metrics: http://${host}:${port}/metrics (Authorization: Bearer <key>)`,
+  );
   console.log("Ctrl-C stops it.\n");
   let stopping = false;
   const stop = async () => {
