@@ -1,6 +1,7 @@
 // Wires the sender: config, NATS, Redis, the session leases, the transport, and the supervisor.
 import { hostname } from "node:os";
-import { loadConfig, pacingDefaults, sessionIdsOf } from "../../shared/config/config.ts";
+import { ApiKeys } from "../../shared/auth/apiKeys.ts";
+import { apiKeysOf, loadConfig, pacingDefaults, sessionIdsOf } from "../../shared/config/config.ts";
 import { createLogger } from "../../shared/log/logger.ts";
 import { connectNats, ensureStreams } from "../../shared/nats/connection.ts";
 import { SessionLeases } from "../../shared/nats/sessionLeases.ts";
@@ -8,8 +9,10 @@ import { connectRedis } from "../../shared/redis/connection.ts";
 import { IdempotencyRecords } from "../../shared/redis/idempotency.ts";
 import { BlastProjection } from "../../shared/redis/projection.ts";
 import { SessionRegistry } from "../../shared/redis/sessions.ts";
+import { serveMetrics } from "./metricsServer.ts";
 import { NumberCheck } from "./numberCheck.ts";
 import { ReceiptRecorder } from "./receipts.ts";
+import { createSenderMetrics } from "./senderMetrics.ts";
 import { SendPacer } from "./sendPacer.ts";
 import { SessionSupervisor } from "./sessionSupervisor.ts";
 import { baileysTransport } from "./transports/baileys/baileysTransport.ts";
@@ -48,7 +51,9 @@ const transport: Transport =
         },
       });
 
-const supervisor = new SessionSupervisor({
+// The supervisor is created below; the gauge reads its sessions at scrape time.
+const metrics = createSenderMetrics(() => supervisor.statuses());
+const supervisor: SessionSupervisor = new SessionSupervisor({
   owner,
   nats,
   leases,
@@ -63,7 +68,17 @@ const supervisor = new SessionSupervisor({
   ackWaitMs: config.SEND_ACK_WAIT_MS,
   log,
   claimFence: (sessionId, token) => claimAuthFence(redis, config.REDIS_PREFIX, sessionId, token),
+  metrics,
 });
+const metricsServer =
+  config.SENDER_METRICS_PORT > 0
+    ? await serveMetrics(
+        metrics.registry,
+        new ApiKeys(apiKeysOf(config)),
+        config.SENDER_METRICS_HOST,
+        config.SENDER_METRICS_PORT,
+      )
+    : undefined;
 await supervisor.start();
 log.info({ transport: transport.name, sessions: supervisor.owned }, "sender ready");
 
@@ -73,6 +88,7 @@ async function shutdown(signal: string) {
   stopping = true;
   log.info({ signal }, "sender draining");
   await supervisor.stop();
+  metricsServer?.close();
   await nats.nc.drain();
   redis.disconnect();
   log.info("sender stopped");

@@ -15,6 +15,7 @@ import type { BlastProjection } from "../../shared/redis/projection.ts";
 import type { SessionRegistry } from "../../shared/redis/sessions.ts";
 import type { NumberCheck } from "./numberCheck.ts";
 import type { ReceiptRecorder } from "./receipts.ts";
+import type { SendObserver } from "./senderMetrics.ts";
 import type { SendPacer } from "./sendPacer.ts";
 import { SessionWorker } from "./sessionWorker.ts";
 import type { SessionConnection, StatusUpdate, Transport } from "./transports/transport.ts";
@@ -47,6 +48,7 @@ export interface SupervisorDeps {
   readonly log: Logger;
   /** Raises the auth-state fence to a new lease's token; false if a newer owner exists. */
   readonly claimFence: (sessionId: string, token: number) => Promise<boolean>;
+  readonly metrics: SendObserver;
 }
 
 export class SessionSupervisor {
@@ -59,6 +61,10 @@ export class SessionSupervisor {
 
   get owned(): string[] {
     return [...this.sessions.keys()].sort();
+  }
+
+  statuses(): Array<{ sessionId: string; status: StatusUpdate["status"] }> {
+    return [...this.sessions].map(([sessionId, running]) => ({ sessionId, status: running.status }));
   }
 
   async start(): Promise<void> {
@@ -203,6 +209,7 @@ export class SessionSupervisor {
       log,
       isOpen: () => this.sessions.get(sessionId)?.status === "open",
       onRestricted: (reason) => this.publishStatus(sessionId, { status: "restricted", reason }),
+      metrics: this.deps.metrics,
     });
     const commands = nats.nc.subscribe(subjects.sessionCommands(sessionId), {
       callback: (err, msg) => {

@@ -21,6 +21,7 @@ import type { IdempotencyRecords } from "../../shared/redis/idempotency.ts";
 import type { BlastProjection } from "../../shared/redis/projection.ts";
 import type { NumberCheck } from "./numberCheck.ts";
 import type { ReceiptRecorder } from "./receipts.ts";
+import type { SendObserver } from "./senderMetrics.ts";
 import type { SendPacer } from "./sendPacer.ts";
 import type { SendResult, SessionConnection } from "./transports/transport.ts";
 
@@ -54,6 +55,7 @@ export interface SessionWorkerDeps {
   readonly isOpen: () => boolean;
   /** WhatsApp restricted the account (463): the worker paused its blasts; say why on the session. */
   readonly onRestricted: (reason: string) => void;
+  readonly metrics: SendObserver;
 }
 
 export class SessionWorker {
@@ -209,11 +211,13 @@ export class SessionWorker {
       await this.deps.idempotency.settle(work.blastId, work.idx, outcome);
       await this.record(work, outcome);
       msg.ack();
+      this.deps.metrics.outcome(this.deps.sessionId, "in_doubt");
       return false;
     }
     const heartbeat = setInterval(() => msg.working(), this.deps.ackWaitMs / 3);
     let outcome: RecipientOutcome;
     let restricted = false;
+    const startedAt = performance.now();
     try {
       const messageId = messageIdFor(work.blastId, work.idx);
       const result = await this.attempt(work, messageId, policy);
@@ -226,9 +230,11 @@ export class SessionWorker {
     } finally {
       clearInterval(heartbeat);
     }
+    this.deps.metrics.sendDuration(this.deps.sessionId, (performance.now() - startedAt) / 1000);
     await this.deps.idempotency.settle(work.blastId, work.idx, outcome);
     await this.record(work, outcome);
     msg.ack();
+    this.deps.metrics.outcome(this.deps.sessionId, outcome.kind);
     await this.watchHealth(outcome, restricted);
     return true;
   }

@@ -29,6 +29,9 @@ export const ConfigSchema = Type.Object({
   SENDER_ID: Type.Optional(Type.String({ pattern: ID_PATTERN })),
   WA_WEBSOCKET_URL: Type.Optional(Type.String({ pattern: "^wss?://" })),
   LEASE_TTL_MS: Int(1500, 300_000, 15_000),
+  /** The sender's Prometheus endpoint; 0 turns it off (several senders on one host need their own). */
+  SENDER_METRICS_PORT: Int(0, 65_535, 0),
+  SENDER_METRICS_HOST: Type.String({ default: "127.0.0.1" }),
   SEND_MIN_DELAY_MS: Int(0, 3_600_000, 4000),
   SEND_MAX_DELAY_MS: Int(0, 3_600_000, 12000),
   SEND_ACK_WAIT_MS: Int(1000, 600_000, 30_000),

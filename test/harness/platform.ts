@@ -27,6 +27,8 @@ export interface Platform {
   readonly workDir: string;
   readonly outboxPath: string;
   start(name: ServiceName, extraEnv?: Record<string, string>): Promise<RunningService>;
+  /** The services started and not yet exited. */
+  running(): RunningService[];
   /** Signals one running service (SIGKILL by default) and waits for it to exit. */
   kill(service: RunningService, signal?: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
@@ -59,6 +61,8 @@ export async function startPlatform(servers: Servers, env: Record<string, string
     SEND_TYPING: "false",
     SIM_LATENCY_MS: "1",
     SIM_OUTBOX: outboxPath,
+    // Several senders share this host in tests: each opens a metrics port only when a test asks.
+    SENDER_METRICS_PORT: "0",
     ...env,
   };
   const running = new Set<RunningService>();
@@ -95,6 +99,7 @@ export async function startPlatform(servers: Servers, env: Record<string, string
       else await waitForLog(service, name === "sender" ? "sender ready" : "projector ready");
       return service;
     },
+    running: () => [...running],
     async kill(service, signal = "SIGKILL") {
       service.child.kill(signal);
       await exited(service.child);

@@ -1,31 +1,14 @@
 // API keys on every route but liveness/readiness and the sign-in itself. A key comes as
 // `Authorization: Bearer <key>`, `X-API-Key`, or the console's HttpOnly cookie (browsers cannot set
-// headers on WebSockets). Keys are compared as SHA-256 digests in constant time, all of them every
-// time, so neither timing nor length tells anything; they are never logged.
-import { createHash, timingSafeEqual } from "node:crypto";
+// headers on WebSockets). Keys are never logged.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { ApiKeys, keyFromHeaders } from "../../../shared/auth/apiKeys.ts";
+
+export { ApiKeys };
 
 export const SESSION_COOKIE = "wa_blast_key";
 const PUBLIC_PATHS = new Set(["/healthz", "/readyz", "/signin", "/auth/sign-in", "/auth/sign-out"]);
 const PUBLIC_PREFIXES = ["/console/assets/"];
-
-const digest = (value: string) => createHash("sha256").update(value).digest();
-
-export class ApiKeys {
-  private readonly digests: Buffer[];
-
-  constructor(keys: readonly string[]) {
-    if (keys.length === 0) throw new Error("at least one API key is required");
-    this.digests = keys.map(digest);
-  }
-
-  matches(candidate: string | undefined): boolean {
-    const probe = digest(candidate ?? "");
-    let found = false;
-    for (const known of this.digests) found = timingSafeEqual(known, probe) || found;
-    return candidate !== undefined && candidate !== "" && found;
-  }
-}
 
 export function cookieValue(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? "").split(";")) {
@@ -36,11 +19,7 @@ export function cookieValue(header: string | undefined, name: string): string | 
 }
 
 export function presentedKey(request: FastifyRequest): string | undefined {
-  const authorization = request.headers.authorization;
-  if (authorization?.startsWith("Bearer ")) return authorization.slice(7).trim();
-  const header = request.headers["x-api-key"];
-  if (typeof header === "string") return header;
-  return cookieValue(request.headers.cookie, SESSION_COOKIE);
+  return keyFromHeaders(request.headers) ?? cookieValue(request.headers.cookie, SESSION_COOKIE);
 }
 
 function wantsHtml(request: FastifyRequest): boolean {
