@@ -25,10 +25,16 @@ system-deps:
 	  $(SUDO) systemctl disable --now nats-server redis-server >/dev/null 2>&1 || true; \
 	fi
 
-# The console's browser tests drive Debian's Chromium; nothing downloads a browser of its own.
+# The console's browser tests drive Debian's Chromium (nothing downloads a browser of its own);
+# the TLS tests make throw-away certificates with openssl.
 test-deps:
-	@[ -x /usr/bin/chromium ] || { echo "installing chromium from Debian's packages"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing from Debian's packages"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund

@@ -1,5 +1,5 @@
 // Wires the gateway: config, NATS, Redis, the stores, and the Fastify app.
-import { loadConfig, sessionIdsOf } from "../../shared/config/config.ts";
+import { loadConfig, natsSecurityOf, redisTlsOf, sessionIdsOf } from "../../shared/config/config.ts";
 import { createLogger } from "../../shared/log/logger.ts";
 import { connectNats, ensureStreams } from "../../shared/nats/connection.ts";
 import { CampaignStore } from "../../shared/redis/campaigns.ts";
@@ -10,9 +10,9 @@ import { buildApp } from "./app.ts";
 
 const config = loadConfig();
 const log = createLogger("gateway", config.LOG_LEVEL);
-const nats = await connectNats(config.NATS_URL, "gateway");
+const nats = await connectNats(config.NATS_URL, "gateway", natsSecurityOf(config));
 await ensureStreams(nats.jsm);
-const redis = connectRedis(config.REDIS_URL);
+const redis = connectRedis(config.REDIS_URL, redisTlsOf(config));
 const sessions = new SessionRegistry(redis, config.REDIS_PREFIX);
 for (const sessionId of sessionIdsOf(config)) await sessions.add(sessionId);
 

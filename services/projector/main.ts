@@ -1,4 +1,4 @@
-import { loadConfig } from "../../shared/config/config.ts";
+import { loadConfig, natsSecurityOf, redisTlsOf } from "../../shared/config/config.ts";
 import { createLogger } from "../../shared/log/logger.ts";
 import { connectNats, ensureStreams } from "../../shared/nats/connection.ts";
 import { connectRedis } from "../../shared/redis/connection.ts";
@@ -7,9 +7,9 @@ import { Projector } from "./projector.ts";
 
 const config = loadConfig();
 const log = createLogger("projector", config.LOG_LEVEL);
-const nats = await connectNats(config.NATS_URL, "projector");
+const nats = await connectNats(config.NATS_URL, "projector", natsSecurityOf(config));
 await ensureStreams(nats.jsm);
-const redis = connectRedis(config.REDIS_URL);
+const redis = connectRedis(config.REDIS_URL, redisTlsOf(config));
 const projector = new Projector(nats, new BlastProjection(redis, config.REDIS_PREFIX), log);
 await projector.start();
 log.info("projector ready");

@@ -1,7 +1,14 @@
 // Wires the sender: config, NATS, Redis, the session leases, the transport, and the supervisor.
 import { hostname } from "node:os";
 import { ApiKeys } from "../../shared/auth/apiKeys.ts";
-import { apiKeysOf, loadConfig, pacingDefaults, sessionIdsOf } from "../../shared/config/config.ts";
+import {
+  apiKeysOf,
+  loadConfig,
+  natsSecurityOf,
+  pacingDefaults,
+  redisTlsOf,
+  sessionIdsOf,
+} from "../../shared/config/config.ts";
 import { createLogger } from "../../shared/log/logger.ts";
 import { connectNats, ensureStreams } from "../../shared/nats/connection.ts";
 import { SessionLeases } from "../../shared/nats/sessionLeases.ts";
@@ -24,10 +31,10 @@ const config = loadConfig();
 const owner = config.SENDER_ID ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, "-")}-${process.pid}`;
 const log = createLogger("sender", config.LOG_LEVEL).child({ owner });
 
-const nats = await connectNats(config.NATS_URL, `sender-${owner}`);
+const nats = await connectNats(config.NATS_URL, `sender-${owner}`, natsSecurityOf(config));
 await ensureStreams(nats.jsm);
 const leases = await SessionLeases.open(nats.nc, config.LEASE_TTL_MS);
-const redis = connectRedis(config.REDIS_URL);
+const redis = connectRedis(config.REDIS_URL, redisTlsOf(config));
 const registry = new SessionRegistry(redis, config.REDIS_PREFIX);
 for (const sessionId of sessionIdsOf(config)) await registry.add(sessionId);
 

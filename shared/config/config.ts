@@ -12,6 +12,16 @@ const Int = (min: number, max: number, def: number) =>
 export const ConfigSchema = Type.Object({
   NATS_URL: Type.String({ default: "nats://127.0.0.1:4222" }),
   REDIS_URL: Type.String({ default: "redis://127.0.0.1:6379" }),
+  /** NATS credentials and TLS: user/password, a token, or a .creds file (JWT + nkey). */
+  NATS_USER: Type.Optional(Type.String({ minLength: 1 })),
+  NATS_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
+  NATS_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
+  NATS_CREDS_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  NATS_TLS_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  NATS_TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  NATS_TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /** Redis TLS with a private CA (`rediss://` in REDIS_URL turns TLS on; a password goes in the URL). */
+  REDIS_TLS_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
   REDIS_PREFIX: Type.String({ pattern: "^[A-Za-z0-9_-]{1,32}:$", default: "wa:" }),
   LOG_LEVEL: Type.Union(
     ["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => Type.Literal(l)),
@@ -107,6 +117,44 @@ export function apiKeysOf(config: Config): string[] {
     );
   }
   return keys;
+}
+
+/** How to reach NATS securely; the files are read when connecting, so a missing one stops start-up. */
+export function natsSecurityOf(config: Config): NatsSecurity {
+  if (config.NATS_USER !== undefined && config.NATS_PASSWORD === undefined) {
+    throw new ConfigError("invalid configuration: NATS_USER needs NATS_PASSWORD");
+  }
+  if ((config.NATS_TLS_CERT_FILE === undefined) !== (config.NATS_TLS_KEY_FILE === undefined)) {
+    throw new ConfigError("invalid configuration: NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE go together");
+  }
+  const tls =
+    config.NATS_TLS_CA_FILE || config.NATS_TLS_CERT_FILE
+      ? {
+          ...(config.NATS_TLS_CA_FILE ? { caFile: config.NATS_TLS_CA_FILE } : {}),
+          ...(config.NATS_TLS_CERT_FILE ? { certFile: config.NATS_TLS_CERT_FILE } : {}),
+          ...(config.NATS_TLS_KEY_FILE ? { keyFile: config.NATS_TLS_KEY_FILE } : {}),
+        }
+      : undefined;
+  return {
+    ...(config.NATS_USER && config.NATS_PASSWORD
+      ? { user: config.NATS_USER, pass: config.NATS_PASSWORD }
+      : {}),
+    ...(config.NATS_TOKEN ? { token: config.NATS_TOKEN } : {}),
+    ...(config.NATS_CREDS_FILE ? { credsFile: config.NATS_CREDS_FILE } : {}),
+    ...(tls ? { tls } : {}),
+  };
+}
+
+export function redisTlsOf(config: Config): { caFile?: string } {
+  return config.REDIS_TLS_CA_FILE ? { caFile: config.REDIS_TLS_CA_FILE } : {};
+}
+
+export interface NatsSecurity {
+  readonly user?: string;
+  readonly pass?: string;
+  readonly token?: string;
+  readonly credsFile?: string;
+  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
 }
 
 export function sessionIdsOf(config: Config): string[] {

@@ -1,4 +1,5 @@
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { readFileSync } from "node:fs";
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import {
   AckPolicy,
   DiscardPolicy,
@@ -10,6 +11,7 @@ import {
   type JetStreamManager,
   type StreamConfig,
 } from "@nats-io/jetstream";
+import type { NatsSecurity } from "../config/config.ts";
 import { BLAST_EVENTS, SEND_WORK, SESSION_EVENTS, subjects } from "./topology.ts";
 
 export interface Nats {
@@ -47,8 +49,16 @@ export const streamConfigs: Array<Partial<StreamConfig> & { name: string; subjec
   },
 ];
 
-export async function connectNats(url: string, name: string): Promise<Nats> {
-  const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+export async function connectNats(url: string, name: string, security: NatsSecurity = {}): Promise<Nats> {
+  const { credsFile, ...options } = security;
+  const nc = await connect({
+    servers: url,
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    ...options,
+    ...(credsFile ? { authenticator: credsAuthenticator(readFileSync(credsFile)) } : {}),
+  });
   const jsm = await jetstreamManager(nc);
   return { nc, js: jetstream(nc), jsm };
 }

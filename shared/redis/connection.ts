@@ -1,6 +1,13 @@
+import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
 
-export function connectRedis(url: string): Redis {
+/** `rediss://` URLs use TLS; `caFile` trusts a private CA. User and password go in the URL. */
+export function connectRedis(url: string, tls: { caFile?: string } = {}): Redis {
   // A command issued while Redis restarts waits for the reconnect instead of failing at once.
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
+  return new Redis(url, {
+    maxRetriesPerRequest: null,
+    enableReadyCheck: true,
+    lazyConnect: false,
+    ...(tls.caFile ? { tls: { ca: readFileSync(tls.caFile) } } : {}),
+  });
 }

@@ -100,16 +100,17 @@ async function managed(
   return server;
 }
 
-export function startNats(): Promise<ManagedServer> {
+/** `extraArgs` adds server options, e.g. credentials or TLS for the tests of secured connections. */
+export function startNats(extraArgs: string[] = []): Promise<ManagedServer> {
   return managed(
     "nats",
     (port) => `nats://127.0.0.1:${port}`,
     process.env.NATS_SERVER_BIN ?? "nats-server",
-    (port, dir) => ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir],
+    (port, dir) => ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir, ...extraArgs],
   );
 }
 
-export function startRedis(): Promise<ManagedServer> {
+export function startRedis(extraArgs: (port: number) => string[] = () => []): Promise<ManagedServer> {
   return managed(
     "redis",
     (port) => `redis://127.0.0.1:${port}`,
@@ -127,6 +128,7 @@ export function startRedis(): Promise<ManagedServer> {
       "",
       "--daemonize",
       "no",
+      ...extraArgs(port),
     ],
   );
 }
