@@ -113,6 +113,19 @@ describe("WhatsApp sessions through real Baileys", () => {
     assert.equal(wa.maxConcurrentConnections(ACCOUNT), 1);
   });
 
+  it("keeps the account linked when Redis crashes and restarts (AOF)", async () => {
+    await servers.redis.stop(true);
+    await servers.redis.start();
+    // A fresh process reads the credentials from Redis again rather than from its memory.
+    await platform.kill(sender, "SIGTERM");
+    const from = watch.received.length;
+    sender = await platform.start("sender");
+    const open = await watch.next(hasStatus("open"), { from, timeoutMs: 30_000 });
+    assert.equal(open.account, ACCOUNT);
+    assert.equal(watch.received.slice(from).filter(isQr).length, 0, "no new QR after the crash");
+    assert.equal(wa.linkedDevices(ACCOUNT).length, 1);
+  });
+
   it("sends a blast through Baileys: each recipient reads its own message once, receipts counted", async () => {
     const recipients = Array.from({ length: 12 }, (_, i) => ({
       phone: `+1202555${String(1000 + i)}`,
