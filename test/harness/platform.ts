@@ -112,7 +112,7 @@ export async function startPlatform(servers: Servers, env: Record<string, string
   return platform;
 }
 
-async function waitForHttp(url: string, service: RunningService, timeoutMs = 20_000): Promise<void> {
+async function waitForHttp(url: string, service: RunningService, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (service.child.exitCode !== null) throw new Error(`${service.name} exited: ${service.output()}`);
@@ -127,7 +127,7 @@ async function waitForHttp(url: string, service: RunningService, timeoutMs = 20_
   throw new Error(`${service.name} not ready in ${timeoutMs} ms: ${service.output()}`);
 }
 
-async function waitForLog(service: RunningService, text: string, timeoutMs = 20_000): Promise<void> {
+async function waitForLog(service: RunningService, text: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (service.output().includes(text)) return;
