@@ -9,6 +9,7 @@ import type { GatewayDeps } from "./deps.ts";
 import { apiKeysOf } from "../../shared/config/config.ts";
 import { ApiKeys, registerAuth } from "./http/auth.ts";
 import { registerErrorHandling } from "./http/errors.ts";
+import { registerRateLimits } from "./http/rateLimits.ts";
 import { liveUpdates } from "./live/liveUpdates.ts";
 import { blastRoutes } from "./routes/blasts.ts";
 import { campaignRoutes } from "./routes/campaigns.ts";
@@ -33,7 +34,11 @@ export async function buildApp(
 ): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger === false ? undefined : logger,
-    bodyLimit: 10 * 1024 * 1024,
+    // JSON bodies only: multipart uploads are streamed and bounded by MAX_UPLOAD_BYTES instead.
+    bodyLimit: deps.config.MAX_JSON_BODY_BYTES,
+    // Fastify already refuses "__proto__" keys by default but lets "constructor.prototype" through.
+    onProtoPoisoning: "error",
+    onConstructorPoisoning: "error",
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: true, allErrors: false },
     },
@@ -41,7 +46,10 @@ export async function buildApp(
   registerErrorHandling(app);
   // Before auth: the plugin's own hooks must see a refused upgrade, or its socket is never closed.
   await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
-  registerAuth(app, new ApiKeys(apiKeysOf(deps.config)));
+  const keys = new ApiKeys(apiKeysOf(deps.config));
+  // Before auth, so floods without a valid key are limited too.
+  await registerRateLimits(app, deps, keys);
+  registerAuth(app, keys);
   const metrics = createGatewayMetrics(app, deps);
   await app.register(fastifySwagger, {
     openapi: {

@@ -35,6 +35,17 @@ export const ConfigSchema = Type.Object({
   SESSION_IDS: Type.String({ default: "" }),
   MAX_UPLOAD_BYTES: Int(1024, 512 * 1024 * 1024, 50 * 1024 * 1024),
   MAX_ROWS: Int(1, 5_000_000, 1_000_000),
+  /** What an .xlsx may inflate to (zip bombs): its parts together, before anything parses them. */
+  MAX_XLSX_EXPANDED_BYTES: Int(1024 * 1024, 4 * 1024 * 1024 * 1024, 200 * 1024 * 1024),
+  /** JSON request bodies; multipart uploads are bounded by MAX_UPLOAD_BYTES instead. */
+  MAX_JSON_BODY_BYTES: Int(1024, 64 * 1024 * 1024, 1024 * 1024),
+  /** Requests a minute per API key (per client address without a key), counted in Redis. */
+  RATE_LIMIT_PER_MINUTE: Int(1, 1_000_000, 600),
+  /** The stricter budget of the routes that parse uploads: blasts, their preview, campaigns. */
+  RATE_LIMIT_UPLOADS_PER_MINUTE: Int(1, 1_000_000, 30),
+  /** Open WebSockets on one gateway, in total and per API key. */
+  WS_MAX_CLIENTS: Int(1, 1_000_000, 2000),
+  WS_MAX_CLIENTS_PER_KEY: Int(1, 1_000_000, 200),
   WA_TRANSPORT: Type.Union([Type.Literal("sim"), Type.Literal("baileys")], { default: "sim" }),
   SENDER_ID: Type.Optional(Type.String({ pattern: ID_PATTERN })),
   WA_WEBSOCKET_URL: Type.Optional(Type.String({ pattern: "^wss?://" })),

@@ -1,5 +1,8 @@
 import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from "libphonenumber-js/max";
 
+/** "+" and at most 15 digits (ITU-T E.164). */
+const E164_MAX_LENGTH = 16;
+
 export type PhoneResult = { ok: true; e164: string } | { ok: false; reason: string };
 
 /**
@@ -18,7 +21,10 @@ export function normalizePhone(raw: string, defaultCountry: CountryCode): PhoneR
     ? [parsePhoneNumberFromString(compact.replace(/^00/, "+"))]
     : [parsePhoneNumberFromString(compact, defaultCountry), parsePhoneNumberFromString(`+${compact}`)];
   for (const parsed of candidates) {
-    if (parsed?.isValid()) return { ok: true, e164: parsed.number };
+    // libphonenumber accepts some 14-digit German national numbers, 16 digits with the country
+    // code: longer than E.164 allows, and no WhatsApp account has one.
+    if (parsed?.isValid() && parsed.number.length <= E164_MAX_LENGTH)
+      return { ok: true, e164: parsed.number };
   }
   return { ok: false, reason: "invalid phone number" };
 }

@@ -65,7 +65,8 @@ export function renderTemplate(template: Template, values: Readonly<Record<strin
       out += part.text;
       continue;
     }
-    const value = values[part.field];
+    // Own keys only: a "{constructor}" placeholder must not find Object.prototype.constructor.
+    const value = Object.hasOwn(values, part.field) ? values[part.field] : undefined;
     if (value === undefined || value.trim() === "")
       return { ok: false, reason: `missing value for {${part.field}}` };
     out += value;

@@ -3,14 +3,21 @@
 import * as XLSX from "xlsx";
 import { normalizeColumn } from "../domain/templates.ts";
 import type { InputRow, RowSource } from "../domain/recipients.ts";
+import { ArchiveRejected, repackWorkbook, type ExpansionLimits } from "./xlsxArchive.ts";
 
-export interface ImportLimits {
+export interface ImportLimits extends ExpansionLimits {
   readonly maxRows: number;
   readonly maxColumns: number;
   readonly maxCellLength: number;
 }
 
-export const defaultImportLimits: ImportLimits = { maxRows: 1_000_000, maxColumns: 100, maxCellLength: 1000 };
+export const defaultImportLimits: ImportLimits = {
+  maxRows: 1_000_000,
+  maxColumns: 100,
+  maxCellLength: 1000,
+  maxExpandedBytes: 200 * 1024 * 1024,
+  maxExpansionRatio: 100,
+};
 
 export class ImportError extends Error {
   constructor(
@@ -52,16 +59,37 @@ export function fileKindOf(filename: string, data: Uint8Array): FileKind {
   throw new ImportError(415, `unsupported file type "${filename}": upload an .xlsx or .csv file`);
 }
 
-/** CSV exported by Excel on Windows is often Windows-1252, not UTF-8: read both. */
+/**
+ * CSV exported by Excel on Windows is often Windows-1252, not UTF-8, and its "Unicode text" is
+ * UTF-16 with a byte-order mark: read all three.
+ */
 function decodeCsv(data: Uint8Array): string {
   let text: string;
+  const utf16 =
+    data[0] === 0xff && data[1] === 0xfe
+      ? "utf-16le"
+      : data[0] === 0xfe && data[1] === 0xff
+        ? "utf-16be"
+        : "";
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(data);
+    text = new TextDecoder(utf16 || "utf-8", { fatal: true }).decode(data);
   } catch {
+    if (utf16) throw new ImportError(400, "the CSV file is not valid UTF-16 text");
     text = new TextDecoder("windows-1252").decode(data);
   }
-  if (text.includes("\u0000")) throw new ImportError(400, "the CSV file contains binary data");
+  if (text.includes("\u0000")) {
+    throw new ImportError(400, "the CSV file contains binary data; save it as CSV (UTF-8)");
+  }
   return text.replace(/^\uFEFF/, "");
+}
+
+function inflatedWorkbook(data: Uint8Array, limits: ImportLimits): Uint8Array {
+  try {
+    return repackWorkbook(data, limits);
+  } catch (err) {
+    if (err instanceof ArchiveRejected) throw new ImportError(err.status, err.message);
+    throw err;
+  }
 }
 
 function cellText(cell: unknown): string {
@@ -82,8 +110,9 @@ export function readRecipientsFile(
   filename: string,
   data: Uint8Array,
   source: RowSource,
-  limits: ImportLimits = defaultImportLimits,
+  overrides: Partial<ImportLimits> = {},
 ): InputRow[] {
+  const limits: ImportLimits = { ...defaultImportLimits, ...overrides };
   if (data.length === 0) throw new ImportError(400, "the uploaded file is empty");
   const kind = fileKindOf(filename, data);
   let workbook: XLSX.WorkBook;
@@ -96,9 +125,16 @@ export function readRecipientsFile(
             dense: true,
             sheetRows: limits.maxRows + 2,
           })
-        : XLSX.read(data, { type: "buffer", dense: true, sheetRows: limits.maxRows + 2, cellHTML: false });
+        : XLSX.read(inflatedWorkbook(data, limits), {
+            type: "buffer",
+            dense: true,
+            sheetRows: limits.maxRows + 2,
+            cellHTML: false,
+          });
   } catch (err) {
-    throw new ImportError(400, `could not read the ${kind} file: ${(err as Error).message}`);
+    if (err instanceof ImportError) throw err;
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ImportError(400, `could not read the ${kind} file: ${reason}`);
   }
   const sheetName = workbook.SheetNames[0];
   const sheet = sheetName === undefined ? undefined : workbook.Sheets[sheetName];
@@ -143,7 +179,7 @@ export function readRecipientsFile(
           `line ${headerLine + 1 + i}, column "${column}" is longer than ${limits.maxCellLength} characters`,
         );
       }
-      if (!(column in values) || values[column] === "") values[column] = text;
+      if (!Object.hasOwn(values, column) || values[column] === "") values[column] = text;
     });
     if (Object.values(values).every((v) => v === "")) return;
     rows.push({ source, row: headerLine + 1 + i, values });

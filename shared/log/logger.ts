@@ -1,14 +1,23 @@
-import { pino, type Logger } from "pino";
+import { pino, type DestinationStream, type Logger } from "pino";
 
-export function createLogger(service: string, level: string): Logger {
-  return pino({
-    name: service,
-    level,
-    redact: {
-      paths: ["req.headers.authorization", "req.headers['x-api-key']", "*.password", "*.apiKey"],
-      censor: "[redacted]",
-    },
-  });
+/** Where secrets can appear in a log line: keys, cookies carrying keys, passwords and tokens. */
+export const REDACTED_PATHS = [
+  "req.headers.authorization",
+  "req.headers['x-api-key']",
+  "req.headers.cookie",
+  "res.headers['set-cookie']",
+  "*.password",
+  "*.apiKey",
+  "*.token",
+  "req.body.apiKey",
+  "req.body.password",
+  "req.body.token",
+];
+
+/** `destination` is for tests that read what was logged; services log to stdout. */
+export function createLogger(service: string, level: string, destination?: DestinationStream): Logger {
+  const options = { name: service, level, redact: { paths: REDACTED_PATHS, censor: "[redacted]" } };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export type { Logger };

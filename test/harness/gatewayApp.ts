@@ -1,6 +1,6 @@
 // The gateway app in-process (for app.inject) against the harness' real servers, with the
 // projector running in-process too, so blast state follows the event log as in production.
-import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
 import type { Redis } from "ioredis";
 import { pino } from "pino";
 import { buildApp, type GatewayOptions } from "../../services/gateway/app.ts";
@@ -29,12 +29,16 @@ export async function startGatewayApp(
   servers: Servers,
   env: Record<string, string> = {},
   options: GatewayOptions = {},
+  logger: FastifyBaseLogger | false = false,
 ): Promise<GatewayUnderTest> {
   const config = loadConfig({
     NATS_URL: servers.nats.url,
     REDIS_URL: servers.redis.url,
     MAX_UPLOAD_BYTES: "200000",
     API_KEYS: TEST_API_KEY,
+    // Tests send far more than a person would; the rate-limit tests set their own budgets.
+    RATE_LIMIT_PER_MINUTE: "1000000",
+    RATE_LIMIT_UPLOADS_PER_MINUTE: "1000000",
     ...env,
   });
   const nats = await connectNats(config.NATS_URL, "gateway-test");
@@ -47,7 +51,7 @@ export async function startGatewayApp(
   await projector.start();
   const app = await buildApp(
     { config, nats, redis, sessions, projection, campaigns: new CampaignStore(redis, config.REDIS_PREFIX) },
-    false,
+    logger,
     options,
   );
   await app.ready();
@@ -70,6 +74,11 @@ export async function startGatewayApp(
       redis.disconnect();
     },
   };
+}
+
+/** Redis keys holding data, leaving out the rate limiter's counters that every request touches. */
+export async function dataKeyCount(redis: Redis): Promise<number> {
+  return (await redis.keys("*")).filter((key) => !key.includes(":rate:")).length;
 }
 
 /** A multipart/form-data body for app.inject. */

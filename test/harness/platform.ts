@@ -63,6 +63,9 @@ export async function startPlatform(servers: Servers, env: Record<string, string
     SIM_OUTBOX: outboxPath,
     // Several senders share this host in tests: each opens a metrics port only when a test asks.
     SENDER_METRICS_PORT: "0",
+    // Tests poll the API far faster than a person; the limits have tests of their own.
+    RATE_LIMIT_PER_MINUTE: "1000000",
+    RATE_LIMIT_UPLOADS_PER_MINUTE: "1000000",
     ...env,
   };
   const running = new Set<RunningService>();

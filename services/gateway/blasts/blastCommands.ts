@@ -66,8 +66,7 @@ export async function gatherRows(
     rows.push(
       ...readRecipientsFile(input.file.filename, input.file.data, "file", {
         maxRows: deps.config.MAX_ROWS,
-        maxColumns: 100,
-        maxCellLength: 1000,
+        maxExpandedBytes: deps.config.MAX_XLSX_EXPANDED_BYTES,
       }),
     );
   }

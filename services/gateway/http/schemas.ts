@@ -2,6 +2,7 @@
 // it validates the request, types the handler and documents the route in OpenAPI.
 import { Type } from "typebox";
 import { ID_PATTERN } from "../../../shared/domain/ids.ts";
+import { HttpError } from "./errors.ts";
 
 export const Id = (description: string, example: string) =>
   Type.String({
@@ -29,10 +30,29 @@ export const ErrorResponse = Type.Object(
 
 export const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, ErrorResponse]));
 
+const MAX_PAGE = 1_000_000;
+const MAX_PAGE_SIZE = 500;
+
 export const Page = Type.Object({
-  page: Type.Integer({ minimum: 1, default: 1 }),
-  pageSize: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+  page: Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 1 }),
+  pageSize: Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: 50 }),
 });
+
+/**
+ * Where a page starts. Ajv coerces "1e999" in a query string to Infinity and then skips the
+ * minimum and maximum of non-finite numbers, so the bounds are checked again here, before Redis
+ * gets an offset it refuses.
+ */
+export function pageOffset(page: number, pageSize: number): number {
+  const within = (value: number, max: number) => Number.isSafeInteger(value) && value >= 1 && value <= max;
+  if (!within(page, MAX_PAGE)) {
+    throw new HttpError(400, `querystring/page must be a whole number from 1 to ${MAX_PAGE}`);
+  }
+  if (!within(pageSize, MAX_PAGE_SIZE)) {
+    throw new HttpError(400, `querystring/pageSize must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
+  }
+  return (page - 1) * pageSize;
+}
 
 export const RecipientRecord = Type.Record(
   Type.String({ maxLength: 64 }),

@@ -1,6 +1,6 @@
 // Multipart requests become an ordinary body (text fields) plus the uploaded file, before schema
 // validation runs, so one TypeBox schema validates the JSON and the form variants of a route.
-import type { FastifyRequest } from "fastify";
+import type { FastifyError, FastifyRequest } from "fastify";
 import type {} from "@fastify/multipart";
 import { HttpError } from "./errors.ts";
 
@@ -17,6 +17,25 @@ declare module "fastify" {
 }
 
 const MAX_FIELD_LENGTH = 64 * 1024;
+// Browsers label CSV and .xlsx files inconsistently (text/csv, application/vnd.ms-excel,
+// application/octet-stream, application/zip...), so the importer decides by name and content;
+// only labels that can never be a spreadsheet are refused here.
+const NEVER_A_SPREADSHEET =
+  /^(image|audio|video|font|model)\/|^application\/(pdf|x-msdownload|javascript|wasm)$/i;
+const PROTOTYPE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+/** JSON in a form field, held to the rules of JSON bodies: no prototype-polluting keys. */
+function parseJsonField(name: string, value: string): unknown {
+  try {
+    return JSON.parse(value, (key, inner: unknown) => {
+      if (PROTOTYPE_KEYS.has(key)) throw new HttpError(400, `field "${name}" has a forbidden key "${key}"`);
+      return inner;
+    }) as unknown;
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    throw new HttpError(400, `field "${name}" must be JSON`);
+  }
+}
 
 /** `jsonFields` are form fields that carry JSON (an object the schema then validates). */
 export async function readMultipartBody(
@@ -25,6 +44,22 @@ export async function readMultipartBody(
   jsonFields: string[] = [],
 ): Promise<void> {
   if (!request.isMultipart()) return;
+  try {
+    request.body = await readParts(request, fileField, jsonFields);
+  } catch (err) {
+    // Busboy throws plain errors for a body that does not match its boundary or ends early:
+    // the client's mistake, not the server's.
+    if (err instanceof HttpError || typeof (err as FastifyError).statusCode === "number") throw err;
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new HttpError(400, `the multipart/form-data body is malformed: ${reason}`);
+  }
+}
+
+async function readParts(
+  request: FastifyRequest,
+  fileField: string,
+  jsonFields: string[],
+): Promise<Record<string, unknown>> {
   const body: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for await (const part of request.parts({ limits: { fieldSize: MAX_FIELD_LENGTH, files: 1, fields: 20 } })) {
     if (part.type === "file") {
@@ -36,20 +71,17 @@ export async function readMultipartBody(
         );
       }
       const data = await part.toBuffer();
+      if (NEVER_A_SPREADSHEET.test(part.mimetype)) {
+        throw new HttpError(415, `"${part.mimetype}" is not a spreadsheet: upload an .xlsx or .csv file`);
+      }
       request.uploadedFile = { filename: part.filename, mimetype: part.mimetype, data };
       body[fileField] = part.filename;
     } else {
       if (part.valueTruncated) throw new HttpError(413, `field "${part.fieldname}" is too long`);
       const value = String(part.value);
       if (!jsonFields.includes(part.fieldname)) body[part.fieldname] = value;
-      else {
-        try {
-          body[part.fieldname] = JSON.parse(value) as unknown;
-        } catch {
-          throw new HttpError(400, `field "${part.fieldname}" must be JSON`);
-        }
-      }
+      else body[part.fieldname] = parseJsonField(part.fieldname, value);
     }
   }
-  request.body = body;
+  return body;
 }

@@ -1,12 +1,16 @@
 // WebSocket at `/`: `?blastId=` streams `blast_progress`, `?sessionId=` streams `qr_update` and
 // `session_status` (a plain GET of `/` is sent to the console). One NATS subscription per kind
 // fans out to every socket watching that id; a new socket first gets the current state, so it
-// never waits for the next change to see anything.
-import type { FastifyInstance } from "fastify";
+// never waits for the next change to see anything. Sockets are capped in total and per API key,
+// and a socket is one-way: a client that talks is closed.
+import { createHash } from "node:crypto";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { WebSocket } from "ws";
 import { isValidId } from "../../../shared/domain/ids.ts";
 import { subjects } from "../../../shared/nats/topology.ts";
 import type { GatewayDeps } from "../deps.ts";
+import { presentedKey } from "../http/auth.ts";
+import { HttpError } from "../http/errors.ts";
 
 const decoder = new TextDecoder();
 
@@ -34,9 +38,53 @@ class Watchers {
   }
 }
 
+/** Open sockets in total and per client; a client is the digest of its API key. */
+class SocketBudget {
+  private total = 0;
+  private readonly byClient = new Map<string, number>();
+
+  constructor(
+    private readonly maxTotal: number,
+    private readonly maxPerClient: number,
+  ) {}
+
+  refusal(client: string): string | undefined {
+    if (this.total >= this.maxTotal) return "the gateway has too many live connections; retry later";
+    if ((this.byClient.get(client) ?? 0) >= this.maxPerClient) {
+      return `at most ${this.maxPerClient} live connections per API key`;
+    }
+    return undefined;
+  }
+
+  admit(client: string, socket: WebSocket): boolean {
+    if (this.refusal(client) !== undefined) return false;
+    this.total++;
+    this.byClient.set(client, (this.byClient.get(client) ?? 0) + 1);
+    socket.once("close", () => {
+      this.total--;
+      const left = (this.byClient.get(client) ?? 1) - 1;
+      if (left === 0) this.byClient.delete(client);
+      else this.byClient.set(client, left);
+    });
+    return true;
+  }
+}
+
+function socketClient(request: FastifyRequest): string {
+  return createHash("sha256")
+    .update(presentedKey(request) ?? request.ip)
+    .digest("hex");
+}
+
+/** WebSocket close code 1013, "try again later": the server is over capacity. */
+const TRY_AGAIN_LATER = 1013;
+/** WebSocket close code 1008: the client broke the protocol (these sockets only send). */
+const POLICY_VIOLATION = 1008;
+
 export async function liveUpdates(app: FastifyInstance, deps: GatewayDeps): Promise<void> {
   const blastWatchers = new Watchers();
   const sessionWatchers = new Watchers();
+  const budget = new SocketBudget(deps.config.WS_MAX_CLIENTS, deps.config.WS_MAX_CLIENTS_PER_KEY);
 
   const progress = deps.nats.nc.subscribe(subjects.allBlastProgress, {
     callback: (err, msg) => {
@@ -57,14 +105,26 @@ export async function liveUpdates(app: FastifyInstance, deps: GatewayDeps): Prom
     method: "GET",
     url: "/",
     schema: { hide: true },
+    // Refused before the upgrade, so a flood of sockets costs a short HTTP answer each.
+    onRequest: async (request) => {
+      if (!request.ws) return;
+      const refusal = budget.refusal(socketClient(request));
+      if (refusal !== undefined) throw new HttpError(429, refusal);
+    },
     // A browser opening the gateway's address gets the console; only upgrades reach the sockets.
     handler: async (_request, reply) => reply.redirect("/console", 302),
     wsHandler: (socket, request) => {
+      // Two upgrades can pass the check above at once; the second is closed here instead.
+      if (!budget.admit(socketClient(request), socket)) {
+        socket.close(TRY_AGAIN_LATER, "too many live connections");
+        return;
+      }
+      socket.on("message", () => socket.close(POLICY_VIOLATION, "this socket only sends updates"));
       const query = request.query as Record<string, unknown>;
       const { blastId, sessionId } = query;
       const refuse = (message: string) => {
         socket.send(JSON.stringify({ type: "error", message }));
-        socket.close(1008, message.slice(0, 120));
+        socket.close(POLICY_VIOLATION, message.slice(0, 120));
       };
       if (blastId !== undefined) {
         if (!isValidId(blastId)) return refuse("invalid blastId");

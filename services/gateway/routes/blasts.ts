@@ -19,6 +19,7 @@ import {
   CampaignId,
   PacingSettings,
   Page,
+  pageOffset,
   RecipientRecord,
   Rejected,
   RejectedRow,
@@ -207,7 +208,7 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
     },
     async (request) => {
       const { page, pageSize } = request.query;
-      const { total, items } = await deps.projection.list((page - 1) * pageSize, pageSize);
+      const { total, items } = await deps.projection.list(pageOffset(page, pageSize), pageSize);
       return { items, total, page, pageSize };
     },
   );

@@ -6,7 +6,7 @@ import { normalizeRows } from "../../../shared/domain/recipients.ts";
 import { gatherRows } from "../blasts/blastCommands.ts";
 import type { GatewayDeps } from "../deps.ts";
 import { HttpError } from "../http/errors.ts";
-import { CampaignId, Page, RecipientRecord, Rejected, errors } from "../http/schemas.ts";
+import { CampaignId, Page, RecipientRecord, Rejected, errors, pageOffset } from "../http/schemas.ts";
 import { readMultipartBody } from "../http/uploads.ts";
 
 const Campaign = Type.Object({
@@ -94,7 +94,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = 
     },
     async (request) => {
       const { page, pageSize } = request.query;
-      const { total, items } = await deps.campaigns.list((page - 1) * pageSize, pageSize);
+      const { total, items } = await deps.campaigns.list(pageOffset(page, pageSize), pageSize);
       return { items, total, page, pageSize };
     },
   );
@@ -120,9 +120,10 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = 
     },
     async (request) => {
       const { campaignId, page, pageSize } = request.query;
+      const offset = pageOffset(page, pageSize);
       const campaign = await deps.campaigns.get(campaignId);
       if (!campaign) throw new HttpError(404, `campaign ${campaignId} not found`);
-      const items = await deps.campaigns.recipients(campaignId, (page - 1) * pageSize, pageSize);
+      const items = await deps.campaigns.recipients(campaignId, offset, pageSize);
       return { campaignId, total: campaign.total, page, pageSize, items };
     },
   );

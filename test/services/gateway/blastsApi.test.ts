@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { SEND_WORK, BLAST_EVENTS } from "../../../shared/nats/topology.ts";
-import { multipart, startGatewayApp, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
+import { dataKeyCount, multipart, startGatewayApp, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
 import { eventually } from "../../harness/platform.ts";
 import { startServers, type Servers } from "../../harness/servers.ts";
 
@@ -32,14 +32,14 @@ describe("blast API", () => {
   async function assertNothingMade(before: { events: number; work: number; keys: number }) {
     assert.equal(await streamMessages(BLAST_EVENTS), before.events, "no event appended");
     assert.equal(await streamMessages(SEND_WORK), before.work, "no work queued");
-    assert.equal(await gw.redis.dbsize(), before.keys, "no Redis key written");
+    assert.equal(await dataKeyCount(gw.redis), before.keys, "no Redis key written");
   }
 
   async function snapshot() {
     return {
       events: await streamMessages(BLAST_EVENTS),
       work: await streamMessages(SEND_WORK),
-      keys: await gw.redis.dbsize(),
+      keys: await dataKeyCount(gw.redis),
     };
   }
 

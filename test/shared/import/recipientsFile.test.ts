@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { zipSync } from "fflate";
 import * as XLSX from "xlsx";
 import { ImportError, readRecipientsFile } from "../../../shared/import/recipientsFile.ts";
 
@@ -68,6 +69,50 @@ describe("recipient files", () => {
       () => readRecipientsFile("a.csv", Buffer.from("phone\n1234567\n"), "file", limits),
       fails(413, /line 2, column "phone"/),
     );
+  });
+
+  it("reads UTF-16 CSV with a byte-order mark (Excel's Unicode text), little- or big-endian", () => {
+    const text = "phone\tname\n0812345678\tZoë\n";
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, "utf16le")]);
+    const be = Buffer.from(le.subarray(2)).swap16();
+    for (const data of [le, Buffer.concat([Buffer.from([0xfe, 0xff]), be])]) {
+      assert.deepEqual(readRecipientsFile("u.csv", data, "file")[0]?.values, {
+        phone: "0812345678",
+        name: "Zoë",
+      });
+    }
+    assert.throws(
+      () => readRecipientsFile("u.csv", Buffer.from(text, "utf16le"), "file"),
+      fails(400, /binary data; save it as CSV \(UTF-8\)/),
+    );
+  });
+
+  it("refuses zip bombs: a workbook declaring more than the limit, or inflating 100 times its size", () => {
+    const sheet = xlsx([["phone"], ["+12025550100"]]);
+    assert.equal(readRecipientsFile("ok.xlsx", sheet, "file").length, 1);
+    assert.throws(
+      () => readRecipientsFile("big.xlsx", sheet, "file", { maxExpandedBytes: 1024 }),
+      fails(413, /expands to more than 1 KB/),
+    );
+    const zeros = zipSync({ "xl/worksheets/sheet1.xml": new Uint8Array(16 * 1024 * 1024) });
+    assert.throws(
+      () => readRecipientsFile("bomb.xlsx", zeros, "file"),
+      fails(413, /expands more than 100 times its size/),
+    );
+    // A header that understates its part: the part is cut at the declared size, never inflated
+    // further, and the workbook that results is refused as damaged.
+    const lying = Buffer.from(zipSync({ "xl/worksheets/sheet1.xml": new Uint8Array(4 * 1024 * 1024) }));
+    const central = lying.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+    lying.writeUInt32LE(100, central + 24);
+    assert.throws(
+      () => readRecipientsFile("lying.xlsx", lying, "file"),
+      fails(400, /could not read|damaged/),
+    );
+  });
+
+  it("keeps columns named like Object.prototype members (toString, valueOf)", () => {
+    const rows = readRecipientsFile("a.csv", Buffer.from("phone,toString,valueOf\n1,x,y\n"), "file");
+    assert.deepEqual(rows[0]?.values, { phone: "1", tostring: "x", valueof: "y" });
   });
 
   it("ignores prototype-polluting headers", () => {
