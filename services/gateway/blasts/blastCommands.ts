@@ -54,17 +54,18 @@ export async function gatherRows(
   deps: GatewayDeps,
   input: { campaignId?: string; recipients?: ReadonlyArray<Record<string, unknown>>; file?: UploadedFile },
 ): Promise<InputRow[]> {
-  const rows: InputRow[] = [];
+  // Sources are concatenated, never spread into push(): a million-row file would overflow the stack.
+  let rows: InputRow[] = [];
   if (input.campaignId !== undefined) {
     if (!(await deps.campaigns.get(input.campaignId))) {
       throw new HttpError(404, `campaign ${input.campaignId} not found`);
     }
-    rows.push(...(await deps.campaigns.rows(input.campaignId)));
+    rows = rows.concat(await deps.campaigns.rows(input.campaignId));
   }
-  if (input.recipients) rows.push(...rowsFromRecords(input.recipients, "body"));
+  if (input.recipients) rows = rows.concat(rowsFromRecords(input.recipients, "body"));
   if (input.file) {
-    rows.push(
-      ...readRecipientsFile(input.file.filename, input.file.data, "file", {
+    rows = rows.concat(
+      readRecipientsFile(input.file.filename, input.file.data, "file", {
         maxRows: deps.config.MAX_ROWS,
         maxExpandedBytes: deps.config.MAX_XLSX_EXPANDED_BYTES,
       }),
