@@ -36,6 +36,8 @@ const MAX_NAP_MS = 30_000;
 const SLOT_TTL_MS = 60_000;
 /** Sends in a row that fail for reasons other than the number: the account is likely in trouble. */
 const FAILURE_BURST = 10;
+/** How long a worker waits for its own pause to reach the projection before it goes on. */
+const PROJECTION_WAIT_MS = 10_000;
 
 export interface SessionWorkerDeps {
   readonly sessionId: string;
@@ -253,13 +255,31 @@ export class SessionWorker {
     this.consecutiveFailures = 0;
     this.deps.log.warn({ sessionId: this.deps.sessionId, reason }, "pausing the session's blasts");
     this.deps.onRestricted(reason);
+    const paused: string[] = [];
     for (const blast of await this.deps.projection.activeBlasts(this.deps.sessionId)) {
       if (blast.status !== "running") continue;
       const state = await this.deps.projection.state(blast.blastId);
       try {
         await appendEvents(this.deps.nats.js, decide({ type: "pause", reason, now: new Date() }, state));
+        paused.push(blast.blastId);
       } catch (err) {
         if (!(err instanceof BlastError)) throw err;
+      }
+    }
+    await this.untilProjected(paused, "paused");
+  }
+
+  /**
+   * The worker reads blast status from the projection, a moment behind the log: without waiting,
+   * the next step could still see "running" and send once more from a restricted account.
+   */
+  private async untilProjected(blastIds: readonly string[], status: string): Promise<void> {
+    const deadline = Date.now() + PROJECTION_WAIT_MS;
+    for (const blastId of blastIds) {
+      while (this.running && Date.now() < deadline) {
+        const state = await this.deps.projection.state(blastId);
+        if (state.status === status || (state.status !== "none" && isTerminal(state.status))) break;
+        await this.sleep(50);
       }
     }
   }

@@ -50,7 +50,7 @@ function rejectedTable(rows: RejectedRow[], count: number): HTMLElement {
   );
 }
 
-function blastForm(onCreated: () => void): HTMLElement {
+function blastForm(onCreated: (blastId: string) => void): HTMLElement {
   const session = el("select", { name: "sessionId", required: true });
   const campaign = el("select", { name: "campaignId" });
   const file = fileDrop("Drop an .xlsx or .csv here, or click to choose");
@@ -167,7 +167,7 @@ function blastForm(onCreated: () => void): HTMLElement {
         replaceChildren(preview);
         file.clear();
         idempotencyKey = "";
-        onCreated();
+        onCreated(created.blastId);
       })
       .catch((err: unknown) => {
         send.disabled = false;
@@ -300,13 +300,21 @@ function blastCard(blast: BlastSummary): { node: HTMLElement; live?: LiveSubscri
   return { node: card, ...(live ? { live } : {}) };
 }
 
+const LIST_RETRIES = 40;
+const LIST_RETRY_MS = 250;
+
 export function blastsPanel(): HTMLElement {
   const list = el("div", { class: "blast-list" });
   const message = notice();
   let live: LiveSubscription[] = [];
-  const load = () =>
+  const load = (expected?: string, attempt = 1): Promise<void> =>
     api<Page<BlastSummary>>(`/api/blasts?pageSize=${LIST_SIZE}`)
       .then(({ items }) => {
+        // The list is the projection, which follows the event log a moment behind the 202: keep
+        // asking until the blast just started is in it.
+        if (expected && !items.some((b) => b.blastId === expected) && attempt < LIST_RETRIES) {
+          setTimeout(() => void load(expected, attempt + 1), LIST_RETRY_MS);
+        }
         for (const l of live) l.close();
         const cards = items.map(blastCard);
         live = cards.flatMap((c) => (c.live ? [c.live] : []));
@@ -319,7 +327,7 @@ export function blastsPanel(): HTMLElement {
     "section",
     { id: "blasts", class: "panel" },
     el("h2", {}, "Blasts"),
-    blastForm(() => void load()),
+    blastForm((blastId) => void load(blastId)),
     el("h3", {}, "Recent blasts"),
     message.node,
     list,
