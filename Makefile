@@ -14,6 +14,7 @@ help:
 	@echo "make down    stop the NATS and Redis servers that 'make up' started"
 	@echo "make replay  rebuild the Redis counters from the event log"
 	@echo "make chaos   the long reliability suite: kills and restarts during a 10k-recipient blast"
+	@echo "make bench   the benchmark suite (~15 min): results in test/bench/results/"
 
 system-deps:
 	@missing=""; \
@@ -71,3 +72,9 @@ chaos: install
 
 compose-check:
 	docker-compose config -q
+
+# The benchmark suite (docs/PERFORMANCE.md): real NATS and Redis, sim transport, ~15 minutes on
+# 2 cores; writes test/bench/results/<date>.json and .md. Not part of `make test`.
+.PHONY: bench
+bench: install
+	node --import tsx test/bench/runBenchmarks.ts
