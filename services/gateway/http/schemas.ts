@@ -1,6 +1,6 @@
 // Schemas shared by several routes. Each route declares its own schema once, from these parts:
 // it validates the request, types the handler and documents the route in OpenAPI.
-import { Type } from "typebox";
+import { Type, type TSchema } from "typebox";
 import { ID_PATTERN } from "../../../shared/domain/ids.ts";
 import { HttpError } from "./errors.ts";
 
@@ -127,3 +127,12 @@ export const PacingSettings = Type.Object(
     ],
   },
 );
+
+/** One page of a list, as every list route answers it. */
+export const PageOf = <T extends TSchema>(item: T) =>
+  Type.Object({
+    items: Type.Array(item),
+    total: Type.Integer(),
+    page: Type.Integer(),
+    pageSize: Type.Integer(),
+  });

@@ -17,14 +17,15 @@ import {
   BlastId,
   BlastProgress,
   CampaignId,
+  errors,
   PacingSettings,
   Page,
+  PageOf,
   pageOffset,
   RecipientRecord,
   Rejected,
   RejectedRow,
   SessionId,
-  errors,
 } from "../http/schemas.ts";
 import { readMultipartBody } from "../http/uploads.ts";
 import type { GatewayDeps } from "../deps.ts";
@@ -196,12 +197,7 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
         summary: "List blasts, newest first",
         querystring: Page,
         response: {
-          200: Type.Object({
-            items: Type.Array(BlastSummary),
-            total: Type.Integer(),
-            page: Type.Integer(),
-            pageSize: Type.Integer(),
-          }),
+          200: PageOf(BlastSummary),
           ...errors(400),
         },
       },

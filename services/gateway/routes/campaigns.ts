@@ -6,7 +6,7 @@ import { normalizeRows } from "../../../shared/domain/recipients.ts";
 import { gatherRows } from "../blasts/blastCommands.ts";
 import type { GatewayDeps } from "../deps.ts";
 import { HttpError } from "../http/errors.ts";
-import { CampaignId, Page, RecipientRecord, Rejected, errors, pageOffset } from "../http/schemas.ts";
+import { CampaignId, errors, Page, PageOf, pageOffset, RecipientRecord, Rejected } from "../http/schemas.ts";
 import { readMultipartBody } from "../http/uploads.ts";
 
 const Campaign = Type.Object({
@@ -82,12 +82,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = 
         summary: "List campaigns, newest first",
         querystring: Page,
         response: {
-          200: Type.Object({
-            items: Type.Array(Campaign),
-            total: Type.Integer(),
-            page: Type.Integer(),
-            pageSize: Type.Integer(),
-          }),
+          200: PageOf(Campaign),
           ...errors(400),
         },
       },
