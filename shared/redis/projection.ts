@@ -156,18 +156,7 @@ export class BlastProjection {
 
   async state(blastId: string): Promise<BlastState> {
     const h = await this.redis.hgetall(this.keys.blast(blastId));
-    if (!h.status) return { status: "none" };
-    return {
-      status: h.status as BlastStatus,
-      blastId,
-      sessionId: h.sessionId ?? "",
-      total: Number(h.total),
-      sent: Number(h.sent),
-      failed: Number(h.failed),
-      inDoubt: Number(h.inDoubt),
-      delivered: Number(h.delivered ?? 0),
-      read: Number(h.read ?? 0),
-    };
+    return h.status ? stateOf(blastId, h) : { status: "none" };
   }
 
   async summary(blastId: string): Promise<BlastSummary | undefined> {
@@ -179,17 +168,7 @@ export class BlastProjection {
       rejected?: number;
       duplicates?: number;
     };
-    const progress = progressOf({
-      status: h.status as BlastStatus,
-      blastId,
-      sessionId: h.sessionId ?? "",
-      total: Number(h.total),
-      sent: Number(h.sent),
-      failed: Number(h.failed),
-      inDoubt: Number(h.inDoubt),
-      delivered: Number(h.delivered ?? 0),
-      read: Number(h.read ?? 0),
-    });
+    const progress = progressOf(stateOf(blastId, h));
     return {
       ...progress,
       sessionId: h.sessionId ?? "",
@@ -251,4 +230,19 @@ export class BlastProjection {
       if (keys.length > 0) await this.redis.unlink(...keys);
     } while (cursor !== "0");
   }
+}
+
+/** A blast's projected hash as the Decider's state (the caller has checked it exists). */
+function stateOf(blastId: string, h: Record<string, string>): Exclude<BlastState, { status: "none" }> {
+  return {
+    status: h.status as BlastStatus,
+    blastId,
+    sessionId: h.sessionId ?? "",
+    total: Number(h.total),
+    sent: Number(h.sent),
+    failed: Number(h.failed),
+    inDoubt: Number(h.inDoubt),
+    delivered: Number(h.delivered ?? 0),
+    read: Number(h.read ?? 0),
+  };
 }
