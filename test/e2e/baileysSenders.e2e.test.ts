@@ -5,7 +5,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startFakeWhatsApp, type FakeWhatsApp } from "../fakeWhatsApp/fakeWhatsAppServer.ts";
-import { eventually, startPlatform, type Platform, type RunningService } from "../harness/platform.ts";
+import {
+  eventually,
+  startPlatform,
+  type Platform,
+  type RunningService,
+  untilBlastCompleted,
+} from "../harness/platform.ts";
 import { startServers, type Servers } from "../harness/servers.ts";
 import { hasStatus, isQr, watchSession } from "../harness/sessionWatch.ts";
 
@@ -109,19 +115,9 @@ describe("senders sharing real Baileys sessions", () => {
       await platform.kill(victim, "SIGKILL");
 
       for (const blastId of blastIds) {
-        const final = await eventually(
-          async () => {
-            const blast = (await (await platform.api(`/api/blasts/${blastId}`)).json()) as Record<
-              string,
-              number | string
-            >;
-            return blast.status === "completed" ? blast : undefined;
-          },
-          90_000,
-          `completion of ${blastId}`,
-        );
-        assert.equal(Number(final.sent) + Number(final.inDoubt), PER_SESSION, "none lost");
-        assert.ok(Number(final.inDoubt) <= 1, "at most the send in flight at the kill is in doubt");
+        const final = await untilBlastCompleted(platform, blastId, 90_000);
+        assert.equal(final.sent + final.inDoubt, PER_SESSION, "none lost");
+        assert.ok(final.inDoubt <= 1, "at most the send in flight at the kill is in doubt");
       }
       const moved = (await sessions()).find((s) => s.sessionId === victimSessions[0]);
       assert.ok(moved?.owner === "sender-b" || moved?.owner === "sender-c", JSON.stringify(moved));

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { connectNats, type Nats } from "../../shared/nats/connection.ts";
 import { eventsOf, outbox } from "../harness/inspect.ts";
-import { eventually, startPlatform, type Platform } from "../harness/platform.ts";
+import { eventually, startPlatform, type Platform, untilBlastCompleted } from "../harness/platform.ts";
 import { startServers, type Servers } from "../harness/servers.ts";
 
 const TOTAL = 400;
@@ -51,20 +51,10 @@ describe("sender crashes mid-blast", () => {
       sender = await platform.start("sender");
     }
 
-    const final = await eventually(
-      async () => {
-        const blast = (await (await platform.api(`/api/blasts/${blastId}`)).json()) as Record<
-          string,
-          number | string
-        >;
-        return blast.status === "completed" ? blast : undefined;
-      },
-      90_000,
-      "completion",
-    );
-    assert.equal(Number(final.sent) + Number(final.failed) + Number(final.inDoubt), TOTAL, "none lost");
+    const final = await untilBlastCompleted(platform, blastId, 90_000);
+    assert.equal(final.sent + final.failed + final.inDoubt, TOTAL, "none lost");
     assert.equal(final.pending, 0);
-    assert.ok(Number(final.inDoubt) <= 3, `at most one send in doubt per kill, got ${final.inDoubt}`);
+    assert.ok(final.inDoubt <= 3, `at most one send in doubt per kill, got ${final.inDoubt}`);
 
     const lines = await outbox(platform.outboxPath);
     const messaged = lines.map((l) => l.to);

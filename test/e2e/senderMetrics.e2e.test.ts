@@ -1,7 +1,7 @@
 // The sender's own /metrics: behind the API key, and its counters agree with the blast it sent.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { eventually, startPlatform, type Platform } from "../harness/platform.ts";
+import { startPlatform, type Platform, untilBlastCompleted } from "../harness/platform.ts";
 import { parsePrometheus } from "../harness/prometheusText.ts";
 import { freePort, startServers, type Servers } from "../harness/servers.ts";
 
@@ -45,15 +45,8 @@ describe("sender metrics", () => {
       body: JSON.stringify({ sessionId: "s1", message: "metrics", recipients }),
     });
     const { blastId } = (await res.json()) as { blastId: string };
-    const blast = await eventually(
-      async () => {
-        const view = (await (await platform.api(`/api/blasts/${blastId}`)).json()) as Record<string, unknown>;
-        return view.status === "completed" ? view : undefined;
-      },
-      30_000,
-      "completion",
-    );
-    assert.ok(Number(blast.failed) > 0 && Number(blast.sent) > 0, JSON.stringify(blast));
+    const blast = await untilBlastCompleted(platform, blastId, 30_000);
+    assert.ok(blast.failed > 0 && blast.sent > 0, JSON.stringify(blast));
 
     const scrape = await fetch(metricsUrl, { headers: platform.authHeaders });
     assert.equal(scrape.status, 200);

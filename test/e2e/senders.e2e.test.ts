@@ -4,7 +4,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { outbox } from "../harness/inspect.ts";
-import { eventually, startPlatform, type Platform, type RunningService } from "../harness/platform.ts";
+import {
+  eventually,
+  startPlatform,
+  type Platform,
+  type RunningService,
+  untilBlastCompleted,
+} from "../harness/platform.ts";
 import { startServers, type Servers } from "../harness/servers.ts";
 
 const SESSIONS = ["s1", "s2", "s3", "s4", "s5", "s6"];
@@ -92,19 +98,9 @@ describe("three senders share six sessions", () => {
     for (const s of takenOver) assert.ok(s.owner === "sender-b" || s.owner === "sender-c");
 
     for (const blastId of blastIds) {
-      const final = await eventually(
-        async () => {
-          const blast = (await (await platform.api(`/api/blasts/${blastId}`)).json()) as Record<
-            string,
-            number | string
-          >;
-          return blast.status === "completed" ? blast : undefined;
-        },
-        90_000,
-        `completion of ${blastId}`,
-      );
-      assert.equal(Number(final.sent) + Number(final.inDoubt), PER_SESSION, "none lost");
-      assert.ok(Number(final.inDoubt) <= 1, "at most the one send in flight at the kill is in doubt");
+      const final = await untilBlastCompleted(platform, blastId, 90_000);
+      assert.equal(final.sent + final.inDoubt, PER_SESSION, "none lost");
+      assert.ok(final.inDoubt <= 1, "at most the one send in flight at the kill is in doubt");
     }
     const lines = await outbox(platform.outboxPath);
     const phones = lines.map((l) => l.to);

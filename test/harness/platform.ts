@@ -159,3 +159,33 @@ export async function eventually<T>(
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
 }
+
+/** The blast as `GET /api/blasts/:id` shows it. */
+export interface BlastView {
+  blastId: string;
+  status: string;
+  total: number;
+  sent: number;
+  failed: number;
+  inDoubt: number;
+  delivered: number;
+  read: number;
+  pending: number;
+  reason?: string;
+}
+
+/** Polls the API until the blast is completed, and returns its final figures. */
+export function untilBlastCompleted(
+  platform: Platform,
+  blastId: string,
+  timeoutMs = 90_000,
+): Promise<BlastView> {
+  return eventually(
+    async () => {
+      const view = (await (await platform.api(`/api/blasts/${blastId}`)).json()) as BlastView;
+      return view.status === "completed" ? view : undefined;
+    },
+    timeoutMs,
+    `completion of ${blastId}`,
+  );
+}
