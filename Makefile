@@ -13,7 +13,8 @@ help:
 	@echo "make test    format check, lint, typecheck and every test (real NATS and Redis, started per test)"
 	@echo "make down    stop the NATS and Redis servers that 'make up' started"
 	@echo "make replay  rebuild the Redis counters from the event log"
-	@echo "make chaos   the long reliability suite: kills and restarts during a 10k-recipient blast"
+	@echo "make chaos   the long reliability suite: kills and restarts during a 10k-recipient blast,"
+	@echo "             and SIGKILLs of redis-server and nats-server under write load"
 	@echo "make bench   the benchmark suite (~15 min): results in test/bench/results/"
 
 system-deps:

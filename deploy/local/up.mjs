@@ -92,6 +92,7 @@ if (!(await portOpen(natsUrl.hostname, Number(natsUrl.port || 4222)))) {
 if (!(await portOpen(redisUrl.hostname, Number(redisUrl.port || 6379)))) {
   mkdirSync("var/redis", { recursive: true });
   const port = redisUrl.port || "6379";
+  // fsync before every reply: "everysec" can lose acknowledged writes when only the process dies.
   startServer("redis", "redis-server", [
     "--bind",
     redisUrl.hostname,
@@ -102,7 +103,7 @@ if (!(await portOpen(redisUrl.hostname, Number(redisUrl.port || 6379)))) {
     "--appendonly",
     "yes",
     "--appendfsync",
-    "everysec",
+    "always",
     "--save",
     "",
   ]);

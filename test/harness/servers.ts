@@ -124,6 +124,8 @@ export function startRedis(extraArgs: (port: number) => string[] = () => []): Pr
       dir,
       "--appendonly",
       "yes",
+      "--appendfsync",
+      "always",
       "--save",
       "",
       "--daemonize",
