@@ -13,6 +13,7 @@ import { createLogger } from "../../shared/log/logger.ts";
 import { connectNats, ensureStreams } from "../../shared/nats/connection.ts";
 import { SessionLeases } from "../../shared/nats/sessionLeases.ts";
 import { connectRedis } from "../../shared/redis/connection.ts";
+import { durabilityWarning } from "../../shared/redis/durability.ts";
 import { IdempotencyRecords } from "../../shared/redis/idempotency.ts";
 import { BlastProjection } from "../../shared/redis/projection.ts";
 import { SessionRegistry } from "../../shared/redis/sessions.ts";
@@ -35,6 +36,8 @@ const nats = await connectNats(config.NATS_URL, `sender-${owner}`, natsSecurityO
 await ensureStreams(nats.jsm);
 const leases = await SessionLeases.open(nats.nc, config.LEASE_TTL_MS);
 const redis = connectRedis(config.REDIS_URL, redisTlsOf(config));
+const redisWarning = await durabilityWarning(redis);
+if (redisWarning) log.warn(redisWarning);
 const registry = new SessionRegistry(redis, config.REDIS_PREFIX);
 for (const sessionId of sessionIdsOf(config)) await registry.add(sessionId);
 
