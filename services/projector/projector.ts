@@ -1,6 +1,8 @@
 // Applies the event log to the Redis projection, in order, exactly once per event (the projection
 // stores the last applied sequence), publishes progress snapshots, and closes a blast with a
-// `completed` event when every recipient has an outcome.
+// `completed` event when every recipient has an outcome. If Redis comes back without events it
+// had projected (restored from a backup, a failover to a lagging replica), the projector reads the
+// log again from the last one Redis still has.
 import type { ConsumerMessages } from "@nats-io/jetstream";
 import { DeliverPolicy } from "@nats-io/jetstream";
 import type { Logger } from "pino";
@@ -17,6 +19,12 @@ export class Projector {
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
   private readonly throttle: ProgressThrottle;
+  /** The last stream sequence this projector saw Redis hold. */
+  private position = 0;
+  /** Where to read from again, once Redis was found behind `position`. */
+  private rewindTo: number | undefined;
+  private stopped = false;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(
     private readonly nats: Nats,
@@ -28,28 +36,69 @@ export class Projector {
   }
 
   async start(): Promise<void> {
-    const after = await this.projection.lastSeq();
+    const from = await this.projection.lastSeq();
+    this.messages = await this.follow(from);
+    this.unsubscribe = this.projection.onReady(() => {
+      this.checkRedis().catch((err: unknown) => this.log.warn({ err }, "could not check Redis' projection"));
+    });
+    this.loop = this.run(this.messages).catch((err: unknown) => {
+      this.log.fatal({ err }, "projector stopped");
+      process.exitCode = 1;
+    });
+  }
+
+  private async follow(after: number): Promise<ConsumerMessages> {
+    this.position = after;
     const consumer = await this.nats.js.consumers.get(BLAST_EVENTS, {
       filter_subjects: subjects.allBlastEvents,
       ...(after > 0
         ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: after + 1 }
         : { deliver_policy: DeliverPolicy.All }),
     });
-    this.messages = await consumer.consume();
-    const messages = this.messages;
     this.log.info({ fromSeq: after + 1 }, "projector following the event log");
-    this.loop = (async () => {
+    return consumer.consume();
+  }
+
+  private async run(first: ConsumerMessages): Promise<void> {
+    let messages = first;
+    for (;;) {
+      if (this.stopped) {
+        await messages.close();
+        return;
+      }
       for await (const msg of messages) {
         await this.handle(msg.seq, decodeEvent(msg.data));
+        if (this.rewindTo !== undefined) break;
       }
-    })().catch((err: unknown) => {
-      this.log.fatal({ err }, "projector stopped");
-      process.exitCode = 1;
-    });
+      await messages.close();
+      const from = this.rewindTo;
+      if (this.stopped) return;
+      if (from === undefined) throw new Error("the event log consumer ended");
+      this.rewindTo = undefined;
+      this.log.warn(
+        { projected: this.position, redisHas: from },
+        "Redis lost projected events; reading them again",
+      );
+      messages = this.messages = await this.follow(from);
+    }
+  }
+
+  /** After a reconnect: a Redis that came back older is caught now, not at the next event. */
+  private async checkRedis(): Promise<void> {
+    const last = await this.projection.lastSeq();
+    if (last < this.position && this.rewindTo === undefined) {
+      this.rewindTo = last;
+      await this.messages?.close();
+    }
   }
 
   private async handle(seq: number, event: BlastEvent): Promise<void> {
-    const result = await this.projection.apply(seq, event);
+    const result = await this.projection.apply(seq, event, this.position);
+    if (result.behindAt !== undefined) {
+      this.rewindTo = Math.min(result.behindAt, this.rewindTo ?? Infinity);
+      return;
+    }
+    this.position = Math.max(this.position, seq);
     if (!result.progress) return;
     if (result.applied) this.throttle.offer(result.progress);
     const { progress } = result;
@@ -75,6 +124,8 @@ export class Projector {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
     this.throttle.close();
     await this.messages?.close();
     await this.loop;

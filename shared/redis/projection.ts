@@ -9,9 +9,12 @@ import type { PacingOverrides } from "../domain/pacing.ts";
 import { projectionKeys, type ProjectionKeys } from "./keys.ts";
 
 const APPLY_SCRIPT = `
-local root, seq, kind, blastId = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local root, seq, floor, kind, blastId = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local seqKey = root .. 'seq'
 local last = tonumber(redis.call('GET', seqKey) or '0')
+-- Behind what the caller already projected: Redis lost writes (a restore, a failover). Applying
+-- this event would skip the lost ones for good, so apply nothing and say where Redis stands.
+if last < floor then return {-1, tostring(last)} end
 local blastKey = root .. 'blast:' .. blastId
 local function snapshot(applied)
   local v = redis.call('HMGET', blastKey, 'status', 'total', 'sent', 'failed', 'inDoubt', 'sessionId', 'delivered', 'read')
@@ -22,32 +25,32 @@ redis.call('SET', seqKey, seq)
 local exists = redis.call('EXISTS', blastKey) == 1
 if kind == 'created' then
   if exists then return snapshot(0) end
-  redis.call('HSET', blastKey, 'blastId', blastId, 'sessionId', ARGV[5], 'status', 'running',
-    'total', ARGV[6], 'sent', 0, 'failed', 0, 'inDoubt', 0, 'delivered', 0, 'read', 0,
-    'meta', ARGV[7], 'createdAt', ARGV[8], 'updatedAt', ARGV[8], 'reason', '')
-  redis.call('ZADD', root .. 'blasts', ARGV[9], blastId)
-  redis.call('SADD', root .. 'session:' .. ARGV[5] .. ':blasts', blastId)
+  redis.call('HSET', blastKey, 'blastId', blastId, 'sessionId', ARGV[6], 'status', 'running',
+    'total', ARGV[7], 'sent', 0, 'failed', 0, 'inDoubt', 0, 'delivered', 0, 'read', 0,
+    'meta', ARGV[8], 'createdAt', ARGV[9], 'updatedAt', ARGV[9], 'reason', '')
+  redis.call('ZADD', root .. 'blasts', ARGV[10], blastId)
+  redis.call('SADD', root .. 'session:' .. ARGV[6] .. ':blasts', blastId)
   return snapshot(1)
 end
 if not exists then return snapshot(0) end
 if kind == 'outcome' then
-  if redis.call('SETBIT', blastKey .. ':settled', ARGV[5], 1) == 1 then return snapshot(0) end
-  redis.call('HINCRBY', blastKey, ARGV[6], 1)
-  if ARGV[7] ~= '' then redis.call('HSET', blastKey .. ':failures', ARGV[5], ARGV[7]) end
-  redis.call('HSET', blastKey, 'updatedAt', ARGV[8])
+  if redis.call('SETBIT', blastKey .. ':settled', ARGV[6], 1) == 1 then return snapshot(0) end
+  redis.call('HINCRBY', blastKey, ARGV[7], 1)
+  if ARGV[8] ~= '' then redis.call('HSET', blastKey .. ':failures', ARGV[6], ARGV[8]) end
+  redis.call('HSET', blastKey, 'updatedAt', ARGV[9])
   return snapshot(1)
 end
 if kind == 'receipt' then
-  if redis.call('SETBIT', blastKey .. ':' .. ARGV[6], ARGV[5], 1) == 1 then return snapshot(0) end
-  redis.call('HINCRBY', blastKey, ARGV[6], 1)
+  if redis.call('SETBIT', blastKey .. ':' .. ARGV[7], ARGV[6], 1) == 1 then return snapshot(0) end
+  redis.call('HINCRBY', blastKey, ARGV[7], 1)
   return snapshot(1)
 end
 if kind == 'status' then
   local current = redis.call('HGET', blastKey, 'status')
-  local to, from = ARGV[5], ARGV[6]
+  local to, from = ARGV[6], ARGV[7]
   if current == 'cancelled' or current == 'completed' then return snapshot(0) end
   if from ~= '' and from ~= current then return snapshot(0) end
-  redis.call('HSET', blastKey, 'status', to, 'updatedAt', ARGV[7], 'reason', ARGV[8])
+  redis.call('HSET', blastKey, 'status', to, 'updatedAt', ARGV[8], 'reason', ARGV[9])
   if to == 'cancelled' or to == 'completed' then
     redis.call('SREM', root .. 'session:' .. redis.call('HGET', blastKey, 'sessionId') .. ':blasts', blastId)
   end
@@ -58,6 +61,8 @@ return snapshot(0)
 
 export interface ApplyResult {
   readonly applied: boolean;
+  /** Set when Redis is behind `floor`: the last sequence it still has. Nothing was applied. */
+  readonly behindAt?: number;
   readonly progress?: BlastProgress;
   readonly sessionId?: string;
 }
@@ -95,14 +100,25 @@ export class BlastProjection {
     this.redis = redis as ScriptRedis;
   }
 
+  /** Calls `listener` whenever the connection to Redis is ready again; returns the unsubscribe. */
+  onReady(listener: () => void): () => void {
+    this.redis.on("ready", listener);
+    return () => this.redis.off("ready", listener);
+  }
+
   async lastSeq(): Promise<number> {
     return Number((await this.redis.get(this.keys.seq)) ?? 0);
   }
 
-  async apply(seq: number, event: BlastEvent): Promise<ApplyResult> {
+  /**
+   * Applies the event at stream sequence `seq` unless already applied. `floor` is the sequence the
+   * caller knows it projected before: a Redis that no longer has it is reported, not written to.
+   */
+  async apply(seq: number, event: BlastEvent, floor = 0): Promise<ApplyResult> {
     const args = this.argsFor(event);
-    const reply = await this.redis.applyBlastEvent(this.keys.root, seq, ...args);
+    const reply = await this.redis.applyBlastEvent(this.keys.root, seq, floor, ...args);
     const [applied, status, total, sent, failed, inDoubt, sessionId, delivered, read] = reply;
+    if (applied === -1) return { applied: false, behindAt: Number(status) };
     if (!status) return { applied: applied === 1 };
     const state: BlastState = {
       status: status as BlastStatus,
