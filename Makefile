@@ -6,7 +6,7 @@ SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TESTS := $(shell find test -name '*.test.ts' -not -path '*/chaos/*' | sort)
 
-.PHONY: help install system-deps test-deps up down test check unit format lint typecheck compose-check replay chaos
+.PHONY: help install system-deps test-deps up down test check unit format lint typecheck compose-check replay chaos audit
 
 help:
 	@echo "make up      run NATS, Redis, gateway, projector and sender locally (Ctrl-C stops them)"
@@ -15,6 +15,7 @@ help:
 	@echo "make replay  rebuild the Redis counters from the event log"
 	@echo "make chaos   the long reliability suite: kills and restarts during a 10k-recipient blast,"
 	@echo "             and SIGKILLs of redis-server and nats-server under write load"
+	@echo "make audit   npm audit of the runtime dependencies (high or critical fail it)"
 	@echo "make bench   the benchmark suite (~15 min): results in test/bench/results/"
 
 system-deps:
@@ -73,6 +74,10 @@ chaos: install
 
 compose-check:
 	docker-compose config -q
+
+# npm audit of the runtime dependencies: fails on an unexplained high or critical advisory.
+audit: install
+	node --import tsx deploy/audit/audit.ts
 
 # The benchmark suite (docs/PERFORMANCE.md): real NATS and Redis, sim transport, ~15 minutes on
 # 2 cores; writes test/bench/results/<date>.json and .md. Not part of `make test`.
