@@ -12,7 +12,7 @@ import { connectNats, type Nats } from "../../shared/nats/connection.ts";
 import { connectRedis } from "../../shared/redis/connection.ts";
 import { dumpKeys, eventsOf } from "../harness/inspect.ts";
 import { eventually, startPlatform, type Platform, type RunningService } from "../harness/platform.ts";
-import { startServers, type Servers } from "../harness/servers.ts";
+import { DURABLE_REDIS, startServers, type Servers } from "../harness/servers.ts";
 
 const SESSIONS = ["c1", "c2", "c3", "c4", "c5"];
 const PER_SESSION = 2000;
@@ -103,7 +103,7 @@ describe("chaos", () => {
   const faults: string[] = [];
 
   before(async () => {
-    servers = await startServers();
+    servers = await startServers({ redisArgs: DURABLE_REDIS });
     platform = await startPlatform(servers, {
       SESSION_IDS: SESSIONS.join(","),
       SIM_LATENCY_MS: "2",

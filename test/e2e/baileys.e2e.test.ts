@@ -9,7 +9,7 @@ import { authKeys } from "../../services/sender/transports/baileys/redisAuthStat
 import { connectRedis } from "../../shared/redis/connection.ts";
 import { startFakeWhatsApp, type FakeWhatsApp } from "../fakeWhatsApp/fakeWhatsAppServer.ts";
 import { eventually, startPlatform, type Platform, type RunningService } from "../harness/platform.ts";
-import { startServers, type Servers } from "../harness/servers.ts";
+import { DURABLE_REDIS, startServers, type Servers } from "../harness/servers.ts";
 import { hasStatus, isQr, watchSession, type SessionWatch } from "../harness/sessionWatch.ts";
 
 const ACCOUNT = "+15550001111";
@@ -35,7 +35,7 @@ describe("WhatsApp sessions through real Baileys", () => {
   let watch: SessionWatch;
 
   before(async () => {
-    servers = await startServers();
+    servers = await startServers({ redisArgs: DURABLE_REDIS });
     wa = await startFakeWhatsApp({ receipts: { deliveredAfterMs: 20, readAfterMs: 20 } });
     platform = await startPlatform(servers, {
       WA_TRANSPORT: "baileys",

@@ -15,7 +15,7 @@ import { connectRedis } from "../../../shared/redis/connection.ts";
 import { BlastProjection } from "../../../shared/redis/projection.ts";
 import { dumpKeys } from "../../harness/inspect.ts";
 import { eventually } from "../../harness/platform.ts";
-import { startServers, type Servers } from "../../harness/servers.ts";
+import { DURABLE_REDIS, startServers, type Servers } from "../../harness/servers.ts";
 
 const BLAST = "b-restore";
 const TOTAL = 6;
@@ -50,7 +50,7 @@ describe("projector", () => {
   let projector: Projector;
 
   beforeEach(async () => {
-    servers = await startServers();
+    servers = await startServers({ redisArgs: DURABLE_REDIS });
     nats = await connectNats(servers.nats.url, "projector-test");
     await ensureStreams(nats.jsm);
     redis = connectRedis(servers.redis.url);
