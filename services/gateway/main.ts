@@ -12,7 +12,7 @@ const config = loadConfig();
 const log = createLogger("gateway", config.LOG_LEVEL);
 const nats = await connectNats(config.NATS_URL, "gateway", natsSecurityOf(config));
 await ensureStreams(nats.jsm);
-const redis = connectRedis(config.REDIS_URL, redisTlsOf(config));
+const redis = connectRedis(config.REDIS_URL, redisTlsOf(config), log);
 const sessions = new SessionRegistry(redis, config.REDIS_PREFIX);
 for (const sessionId of sessionIdsOf(config)) await sessions.add(sessionId);
 

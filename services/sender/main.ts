@@ -35,7 +35,7 @@ const log = createLogger("sender", config.LOG_LEVEL).child({ owner });
 const nats = await connectNats(config.NATS_URL, `sender-${owner}`, natsSecurityOf(config));
 await ensureStreams(nats.jsm);
 const leases = await SessionLeases.open(nats.nc, config.LEASE_TTL_MS);
-const redis = connectRedis(config.REDIS_URL, redisTlsOf(config));
+const redis = connectRedis(config.REDIS_URL, redisTlsOf(config), log);
 const redisWarning = await durabilityWarning(redis);
 if (redisWarning) log.warn(redisWarning);
 const registry = new SessionRegistry(redis, config.REDIS_PREFIX);

@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { loadConfig, redisTlsOf } from "../../../shared/config/config.ts";
-import { connectRedis } from "../../../shared/redis/connection.ts";
-import { startRedis, type ManagedServer } from "../../harness/servers.ts";
+import { connectRedis, type ConnectionLog } from "../../../shared/redis/connection.ts";
+import { DURABLE_REDIS, startRedis, type ManagedServer } from "../../harness/servers.ts";
 import { makeTestCertificates, type TestCertificates } from "../../harness/testCertificates.ts";
 
 describe("secured Redis connections", () => {
@@ -50,6 +50,32 @@ describe("secured Redis connections", () => {
       await assert.rejects(anonymous.get("k"), /NOAUTH/);
     } finally {
       anonymous.disconnect();
+    }
+  });
+
+  it("logs an outage once and its end, and commands issued meanwhile complete", async () => {
+    const plain = await startRedis(() => DURABLE_REDIS);
+    const lines: Array<{ level: string; msg: string }> = [];
+    const log: ConnectionLog = {
+      warn: (_, msg) => void lines.push({ level: "warn", msg }),
+      info: (msg) => void lines.push({ level: "info", msg }),
+    };
+    const redis = connectRedis(plain.url, {}, log);
+    try {
+      await redis.set("k", "1");
+      await plain.stop(true);
+      const during = redis.incr("k");
+      await new Promise((r) => setTimeout(r, 1500));
+      await plain.start();
+      assert.equal(await during, 2);
+      assert.deepEqual(
+        lines.map((l) => l.level),
+        ["warn", "info"],
+        JSON.stringify(lines),
+      );
+    } finally {
+      redis.disconnect();
+      await plain.dispose();
     }
   });
 });
