@@ -129,10 +129,7 @@ export class SessionWorker {
       const msg = await consumer.next({ expires: 1000 });
       if (!msg) continue;
       this.rotation = (this.rotation + i + 1) % running.length;
-      if (await this.process(msg, policy)) {
-        await this.deps.pacer.recordSend(this.deps.sessionId);
-        this.slot = undefined;
-      }
+      if (await this.process(msg, policy)) this.slot = undefined;
       return true;
     }
     return false;
@@ -199,7 +196,14 @@ export class SessionWorker {
       msg.ack();
       return false;
     }
-    const claim = await this.deps.idempotency.claim(work.blastId, work.idx, this.deps.owner);
+    const messageId = messageIdFor(work.blastId, work.idx);
+    // Issued together, Redis takes both writes in one turn and one fsync: with appendfsync always,
+    // each write awaited on its own costs a disk flush per recipient. The receipt mapping must be
+    // stored before the send so that an early receipt finds its recipient.
+    const [claim] = await Promise.all([
+      this.deps.idempotency.claim(work.blastId, work.idx, this.deps.owner),
+      this.deps.receipts.remember(messageId, work.blastId, work.idx, work.phone),
+    ]);
     if (claim.kind === "settled") {
       // Settled earlier but the outcome or the ack did not make it: record it again (the log
       // dedupes it), never resend.
@@ -221,7 +225,6 @@ export class SessionWorker {
     let restricted = false;
     const startedAt = performance.now();
     try {
-      const messageId = messageIdFor(work.blastId, work.idx);
       const result = await this.attempt(work, messageId, policy);
       outcome = result.ok
         ? { kind: "sent", messageId: result.messageId }
@@ -233,7 +236,10 @@ export class SessionWorker {
       clearInterval(heartbeat);
     }
     this.deps.metrics.sendDuration(this.deps.sessionId, (performance.now() - startedAt) / 1000);
-    await this.deps.idempotency.settle(work.blastId, work.idx, outcome);
+    await Promise.all([
+      this.deps.idempotency.settle(work.blastId, work.idx, outcome),
+      this.deps.pacer.recordSend(this.deps.sessionId),
+    ]);
     await this.record(work, outcome);
     msg.ack();
     this.deps.metrics.outcome(this.deps.sessionId, outcome.kind);
@@ -292,7 +298,6 @@ export class SessionWorker {
     }
     if (policy.typing)
       await connection.sendTyping(work.phone, typingDurationMs(policy, work.text.length, Math.random));
-    await this.deps.receipts.remember(messageId, work.blastId, work.idx, work.phone);
     return connection.send(work.phone, work.text, messageId);
   }
 
