@@ -9,6 +9,7 @@ import {
   decide,
   isTerminal,
   type BlastEvent,
+  type BlastState,
   type RecipientOutcome,
 } from "../../shared/domain/blast.ts";
 import { typingDurationMs, type PacingPolicy } from "../../shared/domain/pacing.ts";
@@ -200,14 +201,16 @@ export class SessionWorker {
     // Issued together, Redis takes both writes in one turn and one fsync: with appendfsync always,
     // each write awaited on its own costs a disk flush per recipient. The receipt mapping must be
     // stored before the send so that an early receipt finds its recipient.
-    const [claim] = await Promise.all([
+    const [claimed, remembered] = await Promise.allSettled([
       this.deps.idempotency.claim(work.blastId, work.idx, this.deps.owner),
       this.deps.receipts.remember(messageId, work.blastId, work.idx, work.phone),
     ]);
+    if (claimed.status === "rejected") throw claimed.reason;
+    const claim = claimed.value;
     if (claim.kind === "settled") {
       // Settled earlier but the outcome or the ack did not make it: record it again (the log
       // dedupes it), never resend.
-      await this.record(work, claim.outcome);
+      await this.record(work, claim.outcome, state);
       msg.ack();
       return false;
     }
@@ -215,7 +218,7 @@ export class SessionWorker {
       this.deps.log.warn({ blastId: work.blastId, idx: work.idx, owner: claim.owner }, "send in doubt");
       const outcome: RecipientOutcome = { kind: "in_doubt" };
       await this.deps.idempotency.settle(work.blastId, work.idx, outcome);
-      await this.record(work, outcome);
+      await this.record(work, outcome, state);
       msg.ack();
       this.deps.metrics.outcome(this.deps.sessionId, "in_doubt");
       return false;
@@ -225,6 +228,8 @@ export class SessionWorker {
     let restricted = false;
     const startedAt = performance.now();
     try {
+      // Claimed but not sent: a failure, settled as such, rather than in doubt on redelivery.
+      if (remembered.status === "rejected") throw remembered.reason;
       const result = await this.attempt(work, messageId, policy);
       outcome = result.ok
         ? { kind: "sent", messageId: result.messageId }
@@ -240,7 +245,7 @@ export class SessionWorker {
       this.deps.idempotency.settle(work.blastId, work.idx, outcome),
       this.deps.pacer.recordSend(this.deps.sessionId),
     ]);
-    await this.record(work, outcome);
+    await this.record(work, outcome, state);
     msg.ack();
     this.deps.metrics.outcome(this.deps.sessionId, outcome.kind);
     await this.watchHealth(outcome, restricted);
@@ -301,8 +306,11 @@ export class SessionWorker {
     return connection.send(work.phone, work.text, messageId);
   }
 
-  private async record(work: SendWork, outcome: RecipientOutcome): Promise<void> {
-    const state = await this.deps.projection.state(work.blastId);
+  /**
+   * `state` is the blast as read before the send: an outcome needs only what never changes (the
+   * blast exists, its size), and one that arrives after a cancel is still a fact to log.
+   */
+  private async record(work: SendWork, outcome: RecipientOutcome, state: BlastState): Promise<void> {
     const events: BlastEvent[] = decide(
       { type: "record_outcome", idx: work.idx, phone: work.phone, outcome, now: new Date() },
       state,
