@@ -2,6 +2,7 @@
 import { loadConfig, natsSecurityOf, redisTlsOf, sessionIdsOf } from "../../shared/config/config.ts";
 import { createLogger } from "../../shared/log/logger.ts";
 import { connectNats, ensureStreams } from "../../shared/nats/connection.ts";
+import { onStopSignal } from "../../shared/process/stopSignals.ts";
 import { CampaignStore } from "../../shared/redis/campaigns.ts";
 import { connectRedis } from "../../shared/redis/connection.ts";
 import { BlastProjection } from "../../shared/redis/projection.ts";
@@ -29,11 +30,8 @@ const app = await buildApp(
 );
 await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
 
-async function shutdown() {
+onStopSignal(async () => {
   await app.close();
   await nats.nc.drain();
   redis.disconnect();
-  process.exit(0);
-}
-process.on("SIGTERM", () => void shutdown());
-process.on("SIGINT", () => void shutdown());
+});

@@ -1,6 +1,7 @@
 import { loadConfig, natsSecurityOf, redisTlsOf } from "../../shared/config/config.ts";
 import { createLogger } from "../../shared/log/logger.ts";
 import { connectNats, ensureStreams } from "../../shared/nats/connection.ts";
+import { onStopSignal } from "../../shared/process/stopSignals.ts";
 import { connectRedis } from "../../shared/redis/connection.ts";
 import { BlastProjection } from "../../shared/redis/projection.ts";
 import { Projector } from "./projector.ts";
@@ -14,11 +15,8 @@ const projector = new Projector(nats, new BlastProjection(redis, config.REDIS_PR
 await projector.start();
 log.info("projector ready");
 
-async function shutdown() {
+onStopSignal(async () => {
   await projector.stop();
   await nats.nc.drain();
   redis.disconnect();
-  process.exit(0);
-}
-process.on("SIGTERM", () => void shutdown());
-process.on("SIGINT", () => void shutdown());
+});

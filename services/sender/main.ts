@@ -12,6 +12,7 @@ import {
 import { createLogger } from "../../shared/log/logger.ts";
 import { connectNats, ensureStreams } from "../../shared/nats/connection.ts";
 import { SessionLeases } from "../../shared/nats/sessionLeases.ts";
+import { onStopSignal } from "../../shared/process/stopSignals.ts";
 import { connectRedis } from "../../shared/redis/connection.ts";
 import { durabilityWarning } from "../../shared/redis/durability.ts";
 import { IdempotencyRecords } from "../../shared/redis/idempotency.ts";
@@ -92,17 +93,11 @@ const metricsServer =
 await supervisor.start();
 log.info({ transport: transport.name, sessions: supervisor.owned }, "sender ready");
 
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
+onStopSignal(async (signal) => {
   log.info({ signal }, "sender draining");
   await supervisor.stop();
   metricsServer?.close();
   await nats.nc.drain();
   redis.disconnect();
   log.info("sender stopped");
-  process.exit(0);
-}
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
+});
