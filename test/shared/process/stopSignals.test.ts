@@ -13,7 +13,7 @@ describe("onStopSignal", () => {
       import { onStopSignal } from ${JSON.stringify(fileURLToPath(moduleUrl))};
       onStopSignal(async (signal) => {
         console.log("stopping on " + signal);
-        await new Promise((r) => setTimeout(r, 300));
+        await new Promise((r) => setTimeout(r, 500));
       });
       console.log("ready");
       setInterval(() => undefined, 1000);
@@ -21,8 +21,13 @@ describe("onStopSignal", () => {
     const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script]);
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    while (!output.includes("ready")) await once(child.stdout, "data");
+    const untilOutput = async (text: string) => {
+      while (!output.includes(text)) await once(child.stdout, "data");
+    };
+    await untilOutput("ready");
     child.kill("SIGINT");
+    // The second Ctrl-C and a SIGTERM arrive while the first stop is still under way.
+    await untilOutput("stopping");
     child.kill("SIGINT");
     child.kill("SIGTERM");
     const [code] = (await once(child, "exit")) as [number | null];
