@@ -11,7 +11,7 @@ import { CampaignStore } from "../../shared/redis/campaigns.ts";
 import { connectRedis } from "../../shared/redis/connection.ts";
 import { BlastProjection } from "../../shared/redis/projection.ts";
 import { SessionRegistry } from "../../shared/redis/sessions.ts";
-import type { Servers } from "./servers.ts";
+import { startServers, type Servers } from "./servers.ts";
 
 export const TEST_API_KEY = "test-key-0123456789abcdef";
 
@@ -74,6 +74,28 @@ export async function startGatewayApp(
       redis.disconnect();
     },
   };
+}
+
+/** Its own nats-server and redis-server, and a gateway on them; `close()` stops all three. */
+export async function startGatewayWithServers(
+  env: Record<string, string> = {},
+  options: GatewayOptions = {},
+  logger: FastifyBaseLogger | false = false,
+): Promise<GatewayUnderTest> {
+  const servers = await startServers();
+  try {
+    const gateway = await startGatewayApp(servers, env, options, logger);
+    return {
+      ...gateway,
+      async close() {
+        await gateway.close();
+        await servers.dispose();
+      },
+    };
+  } catch (err) {
+    await servers.dispose();
+    throw err;
+  }
 }
 
 /** Redis keys holding data, leaving out the rate limiter's counters that every request touches. */

@@ -6,8 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import type { InjectOptions } from "fastify";
-import { startGatewayApp, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
-import { startServers, type Servers } from "../../harness/servers.ts";
+import { startGatewayWithServers, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
 
 const SEED = 42;
 const NUM_RUNS = 1500;
@@ -219,16 +218,13 @@ const request = fc.oneof(
 );
 
 describe("the HTTP API under fuzzing", () => {
-  let servers: Servers;
   let gw: GatewayUnderTest;
 
   before(async () => {
-    servers = await startServers();
-    gw = await startGatewayApp(servers);
+    gw = await startGatewayWithServers();
   });
   after(async () => {
     await gw?.close();
-    await servers?.dispose();
   });
 
   it("answers every random request below 500, and from 400 up with a JSON error", async (t) => {

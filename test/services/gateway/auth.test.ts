@@ -3,20 +3,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
-import { TEST_API_KEY, startGatewayApp, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
-import { startServers, type Servers } from "../../harness/servers.ts";
+import { TEST_API_KEY, startGatewayWithServers, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
 
 describe("access control", () => {
-  let servers: Servers;
   let gw: GatewayUnderTest;
 
   before(async () => {
-    servers = await startServers();
-    gw = await startGatewayApp(servers);
+    gw = await startGatewayWithServers();
   });
   after(async () => {
     await gw?.close();
-    await servers?.dispose();
   });
 
   it("refuses every documented route without a key or with a wrong one, with a clear 401", async () => {

@@ -8,19 +8,16 @@ import type { GatewayDeps } from "../../../services/gateway/deps.ts";
 import { loadConfig } from "../../../shared/config/config.ts";
 import { CampaignStore } from "../../../shared/redis/campaigns.ts";
 import { SessionRegistry } from "../../../shared/redis/sessions.ts";
-import { startGatewayApp, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
-import { startServers, type Servers } from "../../harness/servers.ts";
+import { startGatewayWithServers, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
 
 const ROWS = 300_000;
 
 describe("planning a large blast", () => {
-  let servers: Servers;
   let gw: GatewayUnderTest;
   let deps: GatewayDeps;
 
   before(async () => {
-    servers = await startServers();
-    gw = await startGatewayApp(servers);
+    gw = await startGatewayWithServers();
     const config = loadConfig({ MAX_ROWS: String(ROWS), API_KEYS: "test-key-0123456789abcdef" });
     deps = {
       config,
@@ -33,7 +30,6 @@ describe("planning a large blast", () => {
   });
   after(async () => {
     await gw?.close();
-    await servers?.dispose();
   });
 
   it(`plans ${ROWS.toLocaleString("en")} rows from a file plus the request's own recipients`, async () => {

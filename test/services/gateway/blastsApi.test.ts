@@ -3,21 +3,22 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { SEND_WORK, BLAST_EVENTS } from "../../../shared/nats/topology.ts";
-import { dataKeyCount, multipart, startGatewayApp, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
+import {
+  dataKeyCount,
+  multipart,
+  startGatewayWithServers,
+  type GatewayUnderTest,
+} from "../../harness/gatewayApp.ts";
 import { eventually } from "../../harness/platform.ts";
-import { startServers, type Servers } from "../../harness/servers.ts";
 
 describe("blast API", () => {
-  let servers: Servers;
   let gw: GatewayUnderTest;
 
   before(async () => {
-    servers = await startServers();
-    gw = await startGatewayApp(servers);
+    gw = await startGatewayWithServers();
   });
   after(async () => {
     await gw?.close();
-    await servers?.dispose();
   });
 
   async function queued(subject: string): Promise<number> {

@@ -3,20 +3,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
-import { TEST_API_KEY, startGatewayApp, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
-import { startServers, type Servers } from "../../harness/servers.ts";
+import { TEST_API_KEY, startGatewayWithServers, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
 
 describe("campaigns, sessions, docs and health", () => {
-  let servers: Servers;
   let gw: GatewayUnderTest;
 
   before(async () => {
-    servers = await startServers();
-    gw = await startGatewayApp(servers);
+    gw = await startGatewayWithServers();
   });
   after(async () => {
     await gw?.close();
-    await servers?.dispose();
   });
 
   it("creates, previews page by page, lists and deletes a campaign", async () => {

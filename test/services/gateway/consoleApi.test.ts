@@ -8,8 +8,7 @@ import { appendEvents } from "../../../shared/nats/eventLog.ts";
 import { BLAST_EVENTS, SEND_WORK } from "../../../shared/nats/topology.ts";
 import { csvCell } from "../../../services/gateway/http/csv.ts";
 import { eventually } from "../../harness/platform.ts";
-import { multipart, startGatewayApp, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
-import { startServers, type Servers } from "../../harness/servers.ts";
+import { multipart, startGatewayWithServers, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
 
 /** Enough of RFC 4180 to read back what the export wrote. */
 function parseCsv(text: string): string[][] {
@@ -58,16 +57,13 @@ function servedRoutes(tree: string): string[] {
 }
 
 describe("console API", () => {
-  let servers: Servers;
   let gw: GatewayUnderTest;
 
   before(async () => {
-    servers = await startServers();
-    gw = await startGatewayApp(servers);
+    gw = await startGatewayWithServers();
   });
   after(async () => {
     await gw?.close();
-    await servers?.dispose();
   });
 
   const storedMessages = async () => ({

@@ -4,8 +4,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { zipSync } from "fflate";
 import * as XLSX from "xlsx";
-import { dataKeyCount, multipart, startGatewayApp, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
-import { startServers, type Servers } from "../../harness/servers.ts";
+import {
+  dataKeyCount,
+  multipart,
+  startGatewayWithServers,
+  type GatewayUnderTest,
+} from "../../harness/gatewayApp.ts";
 
 interface ErrorBody {
   statusCode: number;
@@ -20,12 +24,10 @@ function workbook(rows: unknown[][]): Buffer {
 }
 
 describe("hostile input", () => {
-  let servers: Servers;
   let gw: GatewayUnderTest;
 
   before(async () => {
-    servers = await startServers();
-    gw = await startGatewayApp(servers, {
+    gw = await startGatewayWithServers({
       MAX_JSON_BODY_BYTES: "8192",
       MAX_UPLOAD_BYTES: "400000",
       MAX_XLSX_EXPANDED_BYTES: String(2 * 1024 * 1024),
@@ -33,7 +35,6 @@ describe("hostile input", () => {
   });
   after(async () => {
     await gw?.close();
-    await servers?.dispose();
   });
 
   const fields = { sessionId: "s1", message: "Hi {name}" };

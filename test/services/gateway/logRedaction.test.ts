@@ -4,27 +4,23 @@ import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { createLogger } from "../../../shared/log/logger.ts";
-import { TEST_API_KEY, startGatewayApp, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
-import { startServers, type Servers } from "../../harness/servers.ts";
+import { TEST_API_KEY, startGatewayWithServers, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
 
 describe("log redaction", () => {
-  let servers: Servers;
   let gw: GatewayUnderTest;
   const lines: string[] = [];
 
   before(async () => {
-    servers = await startServers();
     const sink = new Writable({
       write(chunk: Buffer, _encoding, done) {
         lines.push(...chunk.toString().split("\n").filter(Boolean));
         done();
       },
     });
-    gw = await startGatewayApp(servers, {}, {}, createLogger("gateway", "trace", sink));
+    gw = await startGatewayWithServers({}, {}, createLogger("gateway", "trace", sink));
   });
   after(async () => {
     await gw?.close();
-    await servers?.dispose();
   });
 
   it("logs requests without the key of a sign-in, a bearer header, X-API-Key or the cookie", async () => {

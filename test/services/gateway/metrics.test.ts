@@ -5,22 +5,18 @@ import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
 import type { BlastEvent } from "../../../shared/domain/blast.ts";
 import { appendEvents } from "../../../shared/nats/eventLog.ts";
-import { TEST_API_KEY, startGatewayApp, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
+import { TEST_API_KEY, startGatewayWithServers, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
 import { eventually } from "../../harness/platform.ts";
 import { parsePrometheus, type Sample } from "../../harness/prometheusText.ts";
-import { startServers, type Servers } from "../../harness/servers.ts";
 
 describe("metrics", () => {
-  let servers: Servers;
   let gw: GatewayUnderTest;
 
   before(async () => {
-    servers = await startServers();
-    gw = await startGatewayApp(servers);
+    gw = await startGatewayWithServers();
   });
   after(async () => {
     await gw?.close();
-    await servers?.dispose();
   });
 
   const scrape = async () => {

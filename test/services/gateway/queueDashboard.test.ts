@@ -5,9 +5,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { AckPolicy, type Consumer } from "@nats-io/jetstream";
 import { SEND_WORK, sendWorkConsumer, subjects } from "../../../shared/nats/topology.ts";
-import { startGatewayApp, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
+import { startGatewayWithServers, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
 import { eventually } from "../../harness/platform.ts";
-import { startServers, type Servers } from "../../harness/servers.ts";
 
 interface Dashboard {
   at: string;
@@ -48,16 +47,13 @@ interface Dashboard {
 }
 
 describe("queue dashboard", () => {
-  let servers: Servers;
   let gw: GatewayUnderTest;
 
   before(async () => {
-    servers = await startServers();
-    gw = await startGatewayApp(servers, {}, { lagSampleMs: 100 });
+    gw = await startGatewayWithServers({}, { lagSampleMs: 100 });
   });
   after(async () => {
     await gw?.close();
-    await servers?.dispose();
   });
 
   const dashboard = async () => {
