@@ -1,15 +1,34 @@
 // The server's memory of linked devices: which companion devices each account (phone number) has
 // paired, so that a restarted client logs in with its noise key instead of showing a new QR.
+import { lidOf, type DeviceBundle } from "./fakePhones.ts";
+
 export interface LinkedDevice {
   readonly account: string;
   readonly device: number;
   readonly jid: string;
+  /** The same device under the account's LID, as `success` and `pair-success` announce it. */
+  readonly lidJid: string;
   /** The client's static noise key; a login from another key is refused like a revoked device. */
   readonly noiseKey: Buffer;
   readonly identityKey: Buffer;
   readonly registrationId: number;
+  /** The signed prekey from the registration payload: with the identity, enough for a session. */
+  readonly signedPreKey: DeviceBundle["signedPreKey"];
+  /** One-time prekeys the device uploaded and nobody has spent yet. */
+  readonly preKeys: { keyId: number; publicKey: Uint8Array }[];
   /** One-time prekeys the device uploaded, so `iq encrypt <count/>` answers truthfully. */
   preKeyCount: number;
+}
+
+/** What a phone fetches to message a linked device: one unspent one-time prekey each time. */
+export function bundleOf(device: LinkedDevice): DeviceBundle {
+  const preKey = device.preKeys.shift();
+  return {
+    registrationId: device.registrationId,
+    identityKey: device.identityKey,
+    signedPreKey: device.signedPreKey,
+    ...(preKey ? { preKey } : {}),
+  };
 }
 
 export class AccountRegistry {
@@ -18,7 +37,7 @@ export class AccountRegistry {
 
   link(
     account: string,
-    keys: Pick<LinkedDevice, "noiseKey" | "identityKey" | "registrationId">,
+    keys: Pick<LinkedDevice, "noiseKey" | "identityKey" | "registrationId" | "signedPreKey">,
   ): LinkedDevice {
     const device = (this.lastDevice.get(account) ?? 0) + 1;
     this.lastDevice.set(account, device);
@@ -26,7 +45,9 @@ export class AccountRegistry {
       account,
       device,
       jid: `${account}:${device}@s.whatsapp.net`,
+      lidJid: `${lidOf(account)}:${device}@lid`,
       ...keys,
+      preKeys: [],
       preKeyCount: 0,
     };
     let devices = this.accounts.get(account);

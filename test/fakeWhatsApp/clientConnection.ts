@@ -10,7 +10,7 @@ import {
 import type { WebSocket } from "ws";
 import type { AccountRegistry, LinkedDevice } from "./accounts.ts";
 import type { ConnectionLog, ConnectionRecord } from "./connectionLog.ts";
-import { isPhone, phoneOfJid, userJid, type FakePhoneBook } from "./fakePhones.ts";
+import { deviceOfJid, isLidJid, lidJid, phoneOfJid, userJid, type FakePhoneBook } from "./fakePhones.ts";
 import type { MessageDesk, SentMessage } from "./messaging.ts";
 import { NoiseServerConnection } from "./noiseServer.ts";
 import {
@@ -35,6 +35,8 @@ export interface ServerContext {
   accepted(record: SentMessage): void;
   changed(): void;
   stanzaId(): string;
+  /** The `<media_conn>` pointing at the media host, when the fake runs one. */
+  mediaConn(): BinaryNode | undefined;
   /** A bug in the fake or an unexpected stanza: kept for the test to see, and the socket dropped. */
   failed(error: unknown): void;
 }
@@ -42,6 +44,7 @@ export interface ServerContext {
 interface Registration {
   readonly identityKey: Buffer;
   readonly registrationId: number;
+  readonly signedPreKey: LinkedDevice["signedPreKey"];
 }
 
 const bytesOf = (node: BinaryNode | undefined): Buffer | undefined =>
@@ -85,6 +88,11 @@ export class ClientConnection {
     return this.device?.account;
   }
 
+  /** The linked device logged in on this socket. */
+  get linkedDevice(): LinkedDevice | undefined {
+    return this.device;
+  }
+
   get isOpen(): boolean {
     return this.record.openedAt !== undefined && this.record.closedAt === undefined;
   }
@@ -104,6 +112,11 @@ export class ClientConnection {
       this.registration = {
         identityKey: Buffer.from(pairingData.eIdent ?? []),
         registrationId: Buffer.from(pairingData.eRegid ?? Buffer.alloc(4)).readUInt32BE(0),
+        signedPreKey: {
+          keyId: Buffer.from(pairingData.eSkeyId ?? Buffer.alloc(3)).readUIntBE(0, 3),
+          publicKey: Buffer.from(pairingData.eSkeyVal ?? []),
+          signature: Buffer.from(pairingData.eSkeySig ?? []),
+        },
       };
       this.refs.push(...qrRefs(this.server.qrRefCount));
       this.send({
@@ -139,7 +152,10 @@ export class ClientConnection {
     }
     this.server.log.opened(this.record, account);
     const t = `${Math.floor(Date.now() / 1000)}`;
-    this.send({ tag: "success", attrs: { t, props: "0", creation: t, location: "fake" } });
+    this.send({
+      tag: "success",
+      attrs: { t, props: "0", creation: t, location: "fake", lid: device.lidJid },
+    });
   }
 
   send(node: BinaryNode): void {
@@ -195,9 +211,7 @@ export class ClientConnection {
       case "encrypt get count":
         return this.result(node, [{ tag: "count", attrs: { value: `${this.device?.preKeyCount ?? 0}` } }]);
       case "encrypt set registration":
-        if (this.device) {
-          this.device.preKeyCount += getBinaryNodeChildren(getBinaryNodeChild(node, "list"), "key").length;
-        }
+        if (this.device) this.storePreKeys(this.device, node);
         return this.result(node);
       case "encrypt get key":
         return this.result(node, [{ tag: "list", attrs: {}, content: this.keyBundles(child) }]);
@@ -227,6 +241,15 @@ export class ClientConnection {
             })),
           },
         ]);
+      case "w:m set media_conn": {
+        const mediaConn = this.server.mediaConn();
+        if (mediaConn) return this.result(node, [mediaConn]);
+        return this.send({
+          tag: "iq",
+          attrs: { from: SERVER_JID, type: "error", id: node.attrs.id ?? "" },
+          content: [{ tag: "error", attrs: { code: "503", text: "no media host in this fake" } }],
+        });
+      }
       case "md set link_code_companion_reg":
         return this.linkCodeStage(node, child);
       case "md set remove-companion-device":
@@ -240,31 +263,53 @@ export class ClientConnection {
     }
   }
 
+  /** The one-time prekeys a linked device uploads; phones spend them to message it first. */
+  private storePreKeys(device: LinkedDevice, registration: BinaryNode): void {
+    for (const key of getBinaryNodeChildren(getBinaryNodeChild(registration, "list"), "key")) {
+      const id = bytesOf(getBinaryNodeChild(key, "id"));
+      const value = bytesOf(getBinaryNodeChild(key, "value"));
+      if (id && value) device.preKeys.push({ keyId: id.readUIntBE(0, id.length), publicKey: value });
+      device.preKeyCount++;
+    }
+  }
+
+  /** Prekey bundles for devices named by number or LID (`<user>:<device>@<server>`). */
   private keyBundles(keyNode: BinaryNode | undefined): BinaryNode[] {
     return getBinaryNodeChildren(keyNode, "user").map((user): BinaryNode => {
       const jid = user.attrs.jid ?? "";
-      if (!isPhone(phoneOfJid(jid))) {
+      const phone = this.server.phones.ofJid(jid);
+      const device = deviceOfJid(jid);
+      if (!phone || !phone.devices.includes(device)) {
         return {
           tag: "user",
           attrs: { jid },
           content: [{ tag: "error", attrs: { code: "404", text: "item-not-found" } }],
         };
       }
-      return this.server.phones.phone(phoneOfJid(jid)).keyBundle(jid);
+      return phone.device(device).keyBundle(jid);
     });
   }
 
-  /** Device lists (one primary each) and "is this number on WhatsApp" (contact protocol). */
+  /**
+   * Per user: "is this number on WhatsApp" (contact protocol), its devices (the phone and any
+   * linked ones, each with a key index) and its LID (lid protocol), asked by number or by LID.
+   */
   private usync(usync: BinaryNode | undefined): BinaryNode {
     const protocols = getBinaryNodeChild(usync, "query");
     const wantsDevices = !!getBinaryNodeChild(protocols, "devices");
     const wantsContact = !!getBinaryNodeChild(protocols, "contact");
+    const wantsLid = !!getBinaryNodeChild(protocols, "lid");
     const users = getBinaryNodeChildren(getBinaryNodeChild(usync, "list"), "user").map((user): BinaryNode => {
       const contact = getBinaryNodeChild(user, "contact");
-      const phone = contact ? textOf(contact).replace(/\D/g, "") : phoneOfJid(user.attrs.jid ?? "");
-      const registered = this.server.phones.isRegistered(phone);
+      const asked = user.attrs.jid ?? "";
+      const phone = contact
+        ? this.server.phones.ofJid(userJid(textOf(contact).replace(/\D/g, "")))
+        : this.server.phones.ofJid(asked);
+      const registered = !!phone && this.server.phones.isRegistered(phone.phone);
+      const jid = contact || !isLidJid(asked) ? userJid(phone?.phone ?? phoneOfJid(asked)) : asked;
       const content: BinaryNode[] = [];
       if (wantsContact) content.push({ tag: "contact", attrs: { type: registered ? "in" : "out" } });
+      if (wantsLid && registered) content.push({ tag: "lid", attrs: { val: lidJid(phone.lid) } });
       if (wantsDevices) {
         content.push({
           tag: "devices",
@@ -273,12 +318,17 @@ export class ClientConnection {
             {
               tag: "device-list",
               attrs: {},
-              content: registered ? [{ tag: "device", attrs: { id: "0" } }] : [],
+              content: registered
+                ? phone.devices.map((id): BinaryNode => ({
+                    tag: "device",
+                    attrs: id === 0 ? { id: "0" } : { id: `${id}`, "key-index": `${id}` },
+                  }))
+                : [],
             },
           ],
         });
       }
-      return { tag: "user", attrs: { jid: userJid(phone) }, content };
+      return { tag: "user", attrs: { jid }, content };
     });
     return {
       tag: "usync",
@@ -312,10 +362,11 @@ export class ClientConnection {
       noiseKey: this.clientStatic,
       identityKey: registration.identityKey,
       registrationId: registration.registrationId,
+      signedPreKey: registration.signedPreKey,
     });
     try {
       const reply = await this.awaitReply(
-        pairSuccess(this.server.stanzaId(), { ...link, deviceJid: device.jid }),
+        pairSuccess(this.server.stanzaId(), { ...link, deviceJid: device.jid, deviceLid: device.lidJid }),
       );
       if (reply.attrs.type !== "result" || !verifyDeviceSignature(reply, link)) {
         throw new Error("the companion did not sign its device identity");

@@ -1,5 +1,6 @@
 // A wire-level stand-in for WhatsApp Web's server on loopback, so the real Baileys client can be
-// tested offline: pairing by QR or code, login, sends decrypted by fake recipients, receipts, and
+// tested offline: pairing by QR or code, login, LID addressing, sends (text and media) decrypted
+// by fake recipients on each of their devices, receipts, messages from people to the account, and
 // the faults a session manager must survive. Tests drive it through the methods below.
 import { Curve } from "@whiskeysockets/baileys";
 import { EventEmitter } from "node:events";
@@ -8,7 +9,8 @@ import { WebSocketServer } from "ws";
 import { AccountRegistry } from "./accounts.ts";
 import { ClientConnection, type ServerContext } from "./clientConnection.ts";
 import { ConnectionLog, type ConnectionRecord } from "./connectionLog.ts";
-import { FakePhoneBook, normalizePhone, userJid } from "./fakePhones.ts";
+import { FakePhoneBook, lidJid, normalizePhone, userJid } from "./fakePhones.ts";
+import { startMediaHost, type MediaHost } from "./mediaHost.ts";
 import {
   MessageDesk,
   type ChatState,
@@ -17,8 +19,9 @@ import {
   type SentMessage,
 } from "./messaging.ts";
 import { parseQr } from "./pairing.ts";
+import { phoneMessageStanza, type PhoneMessage } from "./phoneMessages.ts";
 
-export type { ChatState, ConnectionRecord, FailureRule, ReceiptTiming, SentMessage };
+export type { ChatState, ConnectionRecord, FailureRule, MediaHost, PhoneMessage, ReceiptTiming, SentMessage };
 
 export interface FakeWhatsAppOptions {
   /** Loopback by default; the fake is not meant to be reachable from elsewhere. */
@@ -34,6 +37,10 @@ export interface FakeWhatsAppOptions {
   /** Error-ack every first message from an account to a number with "463". Default false. */
   readonly restrictNewContacts?: boolean;
   readonly handshakeLatencyMs?: number;
+  /** Numbers WhatsApp addresses by LID: their receipts and messages come from `<lid>@lid`. */
+  readonly lidAddressed?: Iterable<string> | "all";
+  /** Run an HTTPS media host on loopback (a throw-away certificate) so media can be sent. */
+  readonly media?: boolean;
 }
 
 /** How a test ends an account's sockets; each maps to the DisconnectReason Baileys reports. */
@@ -60,6 +67,8 @@ export class FakeWhatsApp {
   private constructor(
     wss: WebSocketServer,
     private readonly options: FakeWhatsAppOptions,
+    /** The media host recipients download from; present when started with `media: true`. */
+    readonly mediaHost: MediaHost | undefined,
   ) {
     this.wss = wss;
     const { port } = wss.address() as AddressInfo;
@@ -67,6 +76,8 @@ export class FakeWhatsApp {
     this.timing = { deliveredAfterMs: 5, readAfterMs: 5, ...options.receipts };
     this.messages.restrictNewContacts = options.restrictNewContacts ?? false;
     if (options.registeredNumbers) this.phones.setRegistered(options.registeredNumbers);
+    if (options.lidAddressed) this.phones.setLidAddressed(options.lidAddressed);
+    this.messages.mediaHost = mediaHost;
     this.events.setMaxListeners(0);
     const serverStatic = Curve.generateKeyPair();
     const context = this.context();
@@ -91,7 +102,8 @@ export class FakeWhatsApp {
       wss.once("listening", resolve);
       wss.once("error", reject);
     });
-    return new FakeWhatsApp(wss, options);
+    const mediaHost = options.media ? await startMediaHost({ host: options.host ?? "127.0.0.1" }) : undefined;
+    return new FakeWhatsApp(wss, options, mediaHost);
   }
 
   get port(): number {
@@ -110,6 +122,7 @@ export class FakeWhatsApp {
       accepted: (record) => this.accepted(record),
       changed: () => this.events.emit("change"),
       stanzaId: () => `fake.${++this.lastStanzaId}`,
+      mediaConn: () => this.mediaHost?.mediaConnNode(),
       failed: (err) => this.failures.push(err),
     };
   }
@@ -215,6 +228,48 @@ export class FakeWhatsApp {
     this.messages.restrictNewContacts = on;
   }
 
+  /** Numbers WhatsApp addresses by LID from now on (receipts, their messages). */
+  setLidAddressed(numbers: Iterable<string> | "all"): void {
+    this.phones.setLidAddressed(numbers);
+  }
+
+  /** The LID jid of a number, as receipts from a LID-addressed person carry it. */
+  lidJid(phone: string): string {
+    return lidJid(this.phones.phone(phone).lid);
+  }
+
+  /** Gives a person `count` devices: the phone and `count - 1` linked ones (a desktop, a browser). */
+  setDevices(phone: string, count: number): void {
+    this.phones.phone(phone).setDeviceCount(count);
+  }
+
+  // ---- people writing to the accounts ------------------------------------------------------
+
+  /**
+   * The person at `phone` sends `message` to `account`: every logged-in device of the account gets
+   * its own encrypted copy (devices not connected miss it: the fake keeps no offline queue).
+   * Resolves with the message id and the device jids it reached.
+   */
+  async sendFromPhone(
+    phone: string,
+    account: string,
+    message: PhoneMessage,
+  ): Promise<{ id: string; devices: string[] }> {
+    const sender = this.phones.phone(phone);
+    const to = normalizePhone(account);
+    const id = message.id ?? `3EB0${(++this.lastStanzaId).toString(16).toUpperCase().padStart(16, "0")}`;
+    const reached: string[] = [];
+    for (const client of this.openClients(to)) {
+      const device = client.linkedDevice;
+      if (!device) continue;
+      const lidAddressed = this.phones.isLidAddressed(sender.phone);
+      client.send(await phoneMessageStanza(sender, lidAddressed, device, id, message));
+      reached.push(device.jid);
+    }
+    if (reached.length === 0) throw new Error(`fake WhatsApp: ${to} has no device online to receive it`);
+    return { id, devices: reached };
+  }
+
   // ---- what was sent ---------------------------------------------------------------------------
 
   sent(): SentMessage[] {
@@ -299,6 +354,7 @@ export class FakeWhatsApp {
   }
 
   async close(): Promise<void> {
+    await this.mediaHost?.close();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     for (const client of this.clients) client.ws.terminate();

@@ -2,20 +2,28 @@
 // recipient's fake phone, the server answers with an ack (or an error ack a test asked for), and
 // the recipient later reports delivery and reading.
 import { getBinaryNodeChild, getBinaryNodeChildren, type BinaryNode, proto } from "@whiskeysockets/baileys";
-import { normalizePhone, phoneOfJid, textOf, userJid, type FakePhoneBook } from "./fakePhones.ts";
+import { decryptMedia, mediaInMessage, type MediaHost, type MediaKind } from "./mediaHost.ts";
+import { deviceOfJid, normalizePhone, phoneOfJid, textOf, type FakePhoneBook } from "./fakePhones.ts";
 
 export interface SentMessage {
   readonly id: string;
   /** Account phone (digits) that sent it. */
   readonly from: string;
-  /** Recipient phone (digits). */
+  /** Recipient phone (digits), whether the client addressed it by number or by LID. */
   readonly to: string;
+  /** The jid the client put in the stanza's `to`: the number or the LID. */
+  readonly toJid: string;
   readonly text: string | undefined;
+  /** What the recipient's phone (device 0) read. */
   readonly message: proto.IMessage | undefined;
+  /** What each of the recipient's devices read, phone first: a desktop gets its own copy. */
+  readonly copies: { device: number; message: proto.IMessage | undefined; decryptError?: string }[];
   /** The `error` of the ack the client got, e.g. "463"; undefined when the server accepted it. */
   readonly error: string | undefined;
   /** Why the recipient's phone could not read it; a bug in the client or the fake. */
   readonly decryptError: string | undefined;
+  /** An attachment as the recipient's phone downloaded and decrypted it, or why it could not. */
+  readonly media?: { kind: MediaKind; bytes?: Buffer; error?: string };
   readonly at: number;
 }
 
@@ -61,7 +69,22 @@ export class MessageDesk {
   /** `from>to` pairs that had a message accepted: no longer "new contacts" for the 463 rule. */
   private readonly contacted = new Set<string>();
 
+  /** Where recipients download attachments from; set when the fake runs a media host. */
+  mediaHost: MediaHost | undefined;
+
   constructor(private readonly phones: FakePhoneBook) {}
+
+  /** The recipient's phone fetches and decrypts an attachment exactly as it would to show it. */
+  private async downloadMedia(message: proto.IMessage | undefined): Promise<SentMessage["media"]> {
+    const found = mediaInMessage(message);
+    if (!found) return undefined;
+    if (!this.mediaHost) return { kind: found.kind, error: "the fake runs no media host" };
+    try {
+      return { kind: found.kind, bytes: await decryptMedia(this.mediaHost, found.media, found.kind) };
+    } catch (err) {
+      return { kind: found.kind, error: err instanceof Error ? err.message : String(err) };
+    }
+  }
 
   private failureFor(from: string, to: string, id: string): string | undefined {
     const rule = this.rules.find(
@@ -80,31 +103,43 @@ export class MessageDesk {
     const id = stanza.attrs.id ?? "";
     const destination = stanza.attrs.to ?? "";
     const from = phoneOfJid(senderJid);
-    const to = phoneOfJid(destination);
-    let message: proto.IMessage | undefined;
-    let decryptError: string | undefined;
+    const to = this.phones.ofJid(destination)?.phone ?? phoneOfJid(destination);
+    const copies: SentMessage["copies"] = [];
     for (const participant of getBinaryNodeChildren(getBinaryNodeChild(stanza, "participants"), "to")) {
       const jid = participant.attrs.jid ?? "";
+      const phone = this.phones.ofJid(jid);
+      const device = deviceOfJid(jid);
       const enc = encOf(participant);
+      let message: proto.IMessage | undefined;
+      let decryptError: string | undefined;
       try {
+        if (!phone) throw new Error(`nobody has the jid ${jid}`);
         if (!enc) throw new Error(`no pkmsg/msg enc for ${jid}`);
-        // Every addressed phone decrypts, so its Signal session advances as the real one would.
-        const plain = await this.phones.phone(phoneOfJid(jid)).decrypt(senderJid, enc.type, enc.ciphertext);
-        if (phoneOfJid(jid) === to) message = plain;
+        // Every addressed device decrypts, so its Signal session advances as the real one would.
+        message = await phone.device(device).decrypt(senderJid, enc.type, enc.ciphertext);
       } catch (err) {
-        if (phoneOfJid(jid) === to) decryptError = err instanceof Error ? err.message : String(err);
+        decryptError = err instanceof Error ? err.message : String(err);
       }
+      if (phone?.phone === to) copies.push({ device, message, ...(decryptError ? { decryptError } : {}) });
     }
+    copies.sort((a, b) => a.device - b.device);
+    const primary = copies.find((c) => c.device === 0);
+    const message = primary?.message;
+    const decryptError = primary?.decryptError;
     const error = this.failureFor(from, to, id);
     if (!error) this.contacted.add(`${from}>${to}`);
+    const media = error ? undefined : await this.downloadMedia(message);
     const record: SentMessage = {
       id,
       from,
       to,
+      toJid: destination,
       text: textOf(message),
       message,
+      copies,
       error,
       decryptError: message || decryptError ? decryptError : "recipient missing from participants",
+      ...(media ? { media } : {}),
       at: Date.now(),
     };
     this.sent.push(record);
@@ -119,13 +154,20 @@ export class MessageDesk {
   chatState(stanza: BinaryNode, from: string): void {
     const state = Array.isArray(stanza.content) ? stanza.content[0]?.tag : undefined;
     if (!state || !stanza.attrs.to) return;
-    this.chatStates.push({ from, to: phoneOfJid(stanza.attrs.to), state, at: Date.now() });
+    const to = this.phones.ofJid(stanza.attrs.to)?.phone ?? phoneOfJid(stanza.attrs.to);
+    this.chatStates.push({ from, to, state, at: Date.now() });
   }
 
+  /** From the recipient's LID when WhatsApp addresses that person by LID, else from the number. */
   receipt(record: SentMessage, type: "delivery" | "read"): BinaryNode {
     return {
       tag: "receipt",
-      attrs: { id: record.id, from: userJid(record.to), t: unixTime(), ...(type === "read" ? { type } : {}) },
+      attrs: {
+        id: record.id,
+        from: this.phones.addressOf(record.to),
+        t: unixTime(),
+        ...(type === "read" ? { type } : {}),
+      },
     };
   }
 }

@@ -48,7 +48,7 @@ class SymmetricState {
   }
 
   async mixKey(sharedSecret: Uint8Array): Promise<void> {
-    const out = await hkdf(sharedSecret, 64, { salt: this.chainingKey, info: "" });
+    const out = Buffer.from(await hkdf(sharedSecret, 64, { salt: this.chainingKey, info: "" }));
     this.chainingKey = out.subarray(0, 32);
     this.key = out.subarray(32);
     this.counter = 0;
@@ -68,7 +68,7 @@ class SymmetricState {
 
   /** The initiator writes with the first half, so the responder reads with it. */
   async split(): Promise<{ readKey: Buffer; writeKey: Buffer }> {
-    const out = await hkdf(Buffer.alloc(0), 64, { salt: this.chainingKey, info: "" });
+    const out = Buffer.from(await hkdf(Buffer.alloc(0), 64, { salt: this.chainingKey, info: "" }));
     return { readKey: out.subarray(0, 32), writeKey: out.subarray(32) };
   }
 }

@@ -30,11 +30,17 @@ export interface QrContents {
   readonly advSecret: Buffer;
 }
 
-/** Baileys 6.x QR text: `ref,noiseKeyB64,identityKeyB64,advSecretB64`. */
+/**
+ * The QR text, as either line writes it: Baileys 6.x `ref,noiseKeyB64,identityKeyB64,advSecretB64`;
+ * 7.x a link `https://wa.me/settings/linked_devices#ref,noise,identity,adv,platformId`.
+ */
 export function parseQr(qr: string): QrContents {
-  const parts = qr.split(",");
+  const fields = qr.startsWith("https://") ? qr.slice(qr.indexOf("#") + 1) : qr;
+  const parts = fields.split(",");
   const [ref, noise, identity, adv] = parts;
-  if (parts.length !== 4 || !ref || !noise || !identity || !adv) throw new Error("not a WhatsApp Web QR");
+  if (parts.length < 4 || parts.length > 5 || !ref || !noise || !identity || !adv) {
+    throw new Error("not a WhatsApp Web QR");
+  }
   return {
     ref,
     noiseKey: Buffer.from(noise, "base64"),
@@ -49,6 +55,8 @@ export interface DeviceLink {
   readonly companionIdentity: Uint8Array;
   readonly advSecret: Uint8Array;
   readonly deviceJid: string;
+  /** The same device under the account's LID (Baileys 7 keeps it as `creds.me.lid`). */
+  readonly deviceLid?: string;
   readonly keyIndex: number;
 }
 
@@ -81,7 +89,10 @@ export function pairSuccess(id: string, link: DeviceLink, platform = "android"):
         content: [
           { tag: "device-identity", attrs: {}, content: deviceIdentity },
           { tag: "platform", attrs: { name: platform } },
-          { tag: "device", attrs: { jid: link.deviceJid } },
+          {
+            tag: "device",
+            attrs: { jid: link.deviceJid, ...(link.deviceLid ? { lid: link.deviceLid } : {}) },
+          },
         ],
       },
     ],
@@ -173,12 +184,10 @@ export class CodePairing {
       throw new Error("key bundle names another primary");
     }
     const identityShared = Curve.sharedKey(this.primaryIdentity.private, companionIdentity);
-    const advSecret = await hkdf(
-      Buffer.concat([companionShared, identityShared, bundle.subarray(64, 96)]),
-      32,
-      {
+    const advSecret = Buffer.from(
+      await hkdf(Buffer.concat([companionShared, identityShared, bundle.subarray(64, 96)]), 32, {
         info: "adv_secret",
-      },
+      }),
     );
     return { companionIdentity, advSecret };
   }

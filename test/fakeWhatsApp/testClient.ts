@@ -6,6 +6,7 @@ import makeWASocket, {
   type BinaryNode,
   type ConnectionState,
   type SocketConfig,
+  type WAMessage,
   type WASocket,
 } from "@whiskeysockets/baileys";
 import { EventEmitter } from "node:events";
@@ -35,6 +36,8 @@ export interface MessageStatus {
 export class TestClient {
   readonly sock: WASocket;
   readonly updates: Partial<ConnectionState>[] = [];
+  /** Messages from other people, as Baileys emitted them (`messages.upsert` of type notify). */
+  readonly received: WAMessage[] = [];
   private readonly statuses = new Map<string, MessageStatus>();
   private readonly acks = new Map<string, string | undefined>();
   private readonly events = new EventEmitter();
@@ -61,10 +64,12 @@ export class TestClient {
     });
     // Baileys 6.7.24 leaves its event buffer on after a send, so a status can arrive merged into the
     // buffered `messages.upsert` instead of as `messages.update`: both are statuses the app sees.
-    this.sock.ev.on("messages.upsert", ({ messages }) => {
+    this.sock.ev.on("messages.upsert", ({ messages, type }) => {
       for (const m of messages) {
         if (m.key.fromMe && m.key.id) this.recordStatus(m.key.id, m.status, m.messageStubParameters);
+        if (!m.key.fromMe && type === "notify") this.received.push(m);
       }
+      this.events.emit("change");
     });
     this.sock.ev.on("messages.update", (updates) => {
       for (const { key, update } of updates) {
@@ -142,6 +147,11 @@ export class TestClient {
       "close",
       timeoutMs,
     );
+  }
+
+  /** The message with WhatsApp id `id` once Baileys has emitted it. */
+  receivedMessage(id: string, timeoutMs?: number): Promise<WAMessage> {
+    return this.waitFor(() => this.received.find((m) => m.key.id === id), `message ${id}`, timeoutMs);
   }
 
   status(id: string): MessageStatus | undefined {
