@@ -18,6 +18,8 @@ export interface LinkedDevice {
   readonly preKeys: { keyId: number; publicKey: Uint8Array }[];
   /** One-time prekeys the device uploaded, so `iq encrypt <count/>` answers truthfully. */
   preKeyCount: number;
+  /** The phone pushes its history once, to a newly linked device. */
+  historyPushed: boolean;
 }
 
 /** What a phone fetches to message a linked device: one unspent one-time prekey each time. */
@@ -49,6 +51,7 @@ export class AccountRegistry {
       ...keys,
       preKeys: [],
       preKeyCount: 0,
+      historyPushed: false,
     };
     let devices = this.accounts.get(account);
     if (!devices) {

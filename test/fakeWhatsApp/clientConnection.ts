@@ -37,6 +37,10 @@ export interface ServerContext {
   stanzaId(): string;
   /** The `<media_conn>` pointing at the media host, when the fake runs one. */
   mediaConn(): BinaryNode | undefined;
+  /** The device is logged in and its offline queue flushed: the moment a phone pushes history. */
+  online(client: ClientConnection): void;
+  /** A receipt the client sent for a message it received (delivery, peer_msg, hist_sync...). */
+  receiptFromClient(client: ClientConnection, receipt: BinaryNode): void;
   /** A bug in the fake or an unexpected stanza: kept for the test to see, and the socket dropped. */
   failed(error: unknown): void;
 }
@@ -200,6 +204,7 @@ export class ClientConnection {
   private async route(node: BinaryNode): Promise<void> {
     if (node.tag === "message") return this.relay(node);
     if (node.tag === "chatstate" && this.account) return this.server.messages.chatState(node, this.account);
+    if (node.tag === "receipt") return this.server.receiptFromClient(this, node);
     if (node.tag !== "iq") return; // presence, acks of our receipts: nothing to answer
     const { type, xmlns } = node.attrs;
     if (type === "result" || type === "error") {
@@ -225,6 +230,7 @@ export class ClientConnection {
           attrs: { from: SERVER_JID },
           content: [{ tag: "offline", attrs: { count: "0" } }],
         });
+        this.server.online(this);
         return;
       case "w get props":
         return this.result(node, [{ tag: "props", attrs: { protocol: "2", hash: "fake" } }]);
@@ -238,6 +244,18 @@ export class ClientConnection {
             content: ["readreceipts", "last", "online", "profile", "status", "groupadd"].map((name) => ({
               tag: "category",
               attrs: { name, value: name === "readreceipts" ? "all" : "contacts" },
+            })),
+          },
+        ]);
+      case "w:sync:app:state set sync":
+        // A new device starts with empty app state (no mutes, pins, labels): every collection at v0.
+        return this.result(node, [
+          {
+            tag: "sync",
+            attrs: {},
+            content: getBinaryNodeChildren(child, "collection").map((c): BinaryNode => ({
+              tag: "collection",
+              attrs: { name: c.attrs.name ?? "", version: "0" },
             })),
           },
         ]);

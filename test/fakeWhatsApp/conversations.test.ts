@@ -126,3 +126,33 @@ describe("fake WhatsApp: recipients with several devices", () => {
       );
     }));
 });
+
+describe("fake WhatsApp: history sync", () => {
+  it("pushes a realistic history to a new device, which Baileys reads, and the session still sends", () =>
+    withFake({}, async ({ wa, paired }) => {
+      const histories: { chats: number; messages: number }[] = [];
+      const { client } = await paired(ACCOUNT, { shouldSyncHistoryMessage: () => true });
+      client.sock.ev.on("messaging-history.set", ({ chats, messages }) => {
+        histories.push({ chats: chats.length, messages: messages.length });
+      });
+      const push = await wa.waitUntil(
+        () => wa.historySyncs(ACCOUNT).find((p) => p.ids.length > 0 && p.confirmed === p.ids.length),
+        "every history chunk confirmed with hist_sync",
+        30_000,
+      );
+      assert.equal(
+        push.size.chats * push.size.messagesPerChat >= 10_000,
+        true,
+        "tens of thousands of messages",
+      );
+      await client.sock.sendMessage(wa.jid(PN_PERSON), { text: "after history" }, { messageId: "H1" });
+      const [m] = await wa.waitForMessages(1);
+      assert.equal(m?.text, "after history");
+      assert.equal(
+        histories.reduce((n, h) => n + h.chats, 0),
+        push.size.chats,
+        "Baileys emitted every chat of the pushed history",
+      );
+      assert.equal(wa.historySyncs(ACCOUNT).length, 1, "pushed once, to the new device only");
+    }));
+});

@@ -2,7 +2,7 @@
 // tested offline: pairing by QR or code, login, LID addressing, sends (text and media) decrypted
 // by fake recipients on each of their devices, receipts, messages from people to the account, and
 // the faults a session manager must survive. Tests drive it through the methods below.
-import { Curve } from "@whiskeysockets/baileys";
+import { Curve, type proto } from "@whiskeysockets/baileys";
 import { EventEmitter } from "node:events";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
@@ -10,6 +10,7 @@ import { AccountRegistry } from "./accounts.ts";
 import { ClientConnection, type ServerContext } from "./clientConnection.ts";
 import { ConnectionLog, type ConnectionRecord } from "./connectionLog.ts";
 import { FakePhoneBook, lidJid, normalizePhone, userJid } from "./fakePhones.ts";
+import { historySyncNotificationMessages, REALISTIC_HISTORY, type HistorySyncSize } from "./historySync.ts";
 import { startMediaHost, type MediaHost } from "./mediaHost.ts";
 import {
   MessageDesk,
@@ -19,8 +20,9 @@ import {
   type SentMessage,
 } from "./messaging.ts";
 import { parseQr } from "./pairing.ts";
-import { phoneMessageStanza, type PhoneMessage } from "./phoneMessages.ts";
+import { ownPhoneStanza, phoneMessageStanza, type PhoneMessage } from "./phoneMessages.ts";
 
+export type { HistorySyncSize };
 export type { ChatState, ConnectionRecord, FailureRule, MediaHost, PhoneMessage, ReceiptTiming, SentMessage };
 
 export interface FakeWhatsAppOptions {
@@ -41,6 +43,40 @@ export interface FakeWhatsAppOptions {
   readonly lidAddressed?: Iterable<string> | "all";
   /** Run an HTTPS media host on loopback (a throw-away certificate) so media can be sent. */
   readonly media?: boolean;
+  /**
+   * The history the phone pushes to a newly linked device at its first login, as real accounts get
+   * one; default REALISTIC_HISTORY (thousands of chats, tens of thousands of messages); false: none.
+   */
+  readonly historySync?: HistorySyncSize | false;
+}
+
+/** A receipt a linked device sent for something it received: delivery, `peer_msg`, `hist_sync`... */
+export interface ClientReceipt {
+  readonly account: string;
+  readonly device: number;
+  readonly id: string;
+  /** Absent for a plain delivery receipt. */
+  readonly type: string | undefined;
+}
+
+/** One history push to one device: the notification ids, and those Baileys confirmed with `hist_sync`. */
+export interface HistoryPush {
+  readonly account: string;
+  readonly device: number;
+  readonly ids: string[];
+  readonly size: HistorySyncSize;
+}
+
+// Building a realistic history takes a few hundred milliseconds: build it once per account and size.
+const historyCache = new Map<string, Promise<proto.IMessage[]>>();
+function historyFor(account: string, size: HistorySyncSize): Promise<proto.IMessage[]> {
+  const key = `${account} ${JSON.stringify(size)}`;
+  let built = historyCache.get(key);
+  if (!built) {
+    built = historySyncNotificationMessages({ phone: account }, size);
+    historyCache.set(key, built);
+  }
+  return built;
 }
 
 /** How a test ends an account's sockets; each maps to the DisconnectReason Baileys reports. */
@@ -63,6 +99,8 @@ export class FakeWhatsApp {
   private timing: ReceiptTiming;
   private lastStanzaId = 0;
   private readonly failures: unknown[] = [];
+  private readonly clientReceipts: ClientReceipt[] = [];
+  private readonly historyPushes: HistoryPush[] = [];
 
   private constructor(
     wss: WebSocketServer,
@@ -123,6 +161,14 @@ export class FakeWhatsApp {
       changed: () => this.events.emit("change"),
       stanzaId: () => `fake.${++this.lastStanzaId}`,
       mediaConn: () => this.mediaHost?.mediaConnNode(),
+      online: (client) => this.pushHistory(client),
+      receiptFromClient: (client, node) => {
+        const device = client.linkedDevice;
+        if (!device || !node.attrs.id) return;
+        const { id, type } = node.attrs;
+        this.clientReceipts.push({ account: device.account, device: device.device, id, type });
+        this.events.emit("change");
+      },
       failed: (err) => this.failures.push(err),
     };
   }
@@ -241,6 +287,50 @@ export class FakeWhatsApp {
   /** Gives a person `count` devices: the phone and `count - 1` linked ones (a desktop, a browser). */
   setDevices(phone: string, count: number): void {
     this.phones.phone(phone).setDeviceCount(count);
+  }
+
+  // ---- history sync -------------------------------------------------------------------------
+
+  /** The phone sends a newly linked device its history, once, as chunked peer messages. */
+  private pushHistory(client: ClientConnection): void {
+    const device = client.linkedDevice;
+    const size = this.options.historySync ?? REALISTIC_HISTORY;
+    if (!device || device.historyPushed || size === false) return;
+    device.historyPushed = true;
+    const push: HistoryPush = { account: device.account, device: device.device, ids: [], size };
+    this.historyPushes.push(push);
+    const accountPhone = this.phones.phone(device.account);
+    void (async () => {
+      const contents = await historyFor(device.account, size);
+      const ids = contents.map(
+        () => `HIST${(++this.lastStanzaId).toString(16).toUpperCase().padStart(12, "0")}`,
+      );
+      push.ids.push(...ids);
+      for (const [i, content] of contents.entries()) {
+        if (!client.isOpen) return;
+        client.send(await ownPhoneStanza(accountPhone, device, ids[i] ?? "", content));
+      }
+      this.events.emit("change");
+    })().catch((err: unknown) => this.failures.push(err));
+  }
+
+  /** History pushes so far, with how many chunks each device confirmed having read. */
+  historySyncs(phone: string): (HistoryPush & { confirmed: number })[] {
+    const account = normalizePhone(phone);
+    return this.historyPushes
+      .filter((p) => p.account === account)
+      .map((p) => ({
+        ...p,
+        confirmed: this.clientReceipts.filter(
+          (r) => r.device === p.device && r.type === "hist_sync" && p.ids.includes(r.id),
+        ).length,
+      }));
+  }
+
+  /** Receipts the account's devices sent for what they received (`hist_sync`, deliveries...). */
+  receiptsFrom(phone: string): ClientReceipt[] {
+    const account = normalizePhone(phone);
+    return this.clientReceipts.filter((r) => r.account === account);
   }
 
   // ---- people writing to the accounts ------------------------------------------------------

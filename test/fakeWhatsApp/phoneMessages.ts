@@ -40,9 +40,6 @@ export async function phoneMessageStanza(
   id: string,
   message: PhoneMessage,
 ): Promise<BinaryNode> {
-  const { type, ciphertext } = await phone
-    .device(0)
-    .encrypt(device.jid, messageContent(message, device.account), () => bundleOf(device));
   const pn = userJid(phone.phone);
   const lid = lidJid(phone.lid);
   const alternate: Record<string, string> = message.withoutAlternateJid
@@ -50,16 +47,44 @@ export async function phoneMessageStanza(
     : lidAddressed
       ? { sender_pn: pn }
       : { sender_lid: lid };
+  return encryptedStanza(phone, device, messageContent(message, device.account), {
+    from: lidAddressed ? lid : pn,
+    id,
+    type: "text",
+    ...(message.pushName ? { notify: message.pushName } : {}),
+    ...alternate,
+  });
+}
+
+/**
+ * What the account's own phone sends its linked device (history sync, app-state keys): a peer
+ * message from the account's number, which Baileys treats as its own and answers with receipts.
+ */
+export function ownPhoneStanza(
+  accountPhone: FakePhone,
+  device: LinkedDevice,
+  id: string,
+  content: proto.IMessage,
+): Promise<BinaryNode> {
+  return encryptedStanza(accountPhone, device, content, {
+    from: userJid(accountPhone.phone),
+    id,
+    type: "text",
+    category: "peer",
+    push_priority: "high_force",
+  });
+}
+
+async function encryptedStanza(
+  sender: FakePhone,
+  device: LinkedDevice,
+  content: proto.IMessage,
+  attrs: Record<string, string>,
+): Promise<BinaryNode> {
+  const { type, ciphertext } = await sender.device(0).encrypt(device.jid, content, () => bundleOf(device));
   return {
     tag: "message",
-    attrs: {
-      from: lidAddressed ? lid : pn,
-      id,
-      type: "text",
-      t: `${Math.floor(Date.now() / 1000)}`,
-      ...(message.pushName ? { notify: message.pushName } : {}),
-      ...alternate,
-    },
+    attrs: { ...attrs, t: `${Math.floor(Date.now() / 1000)}` },
     content: [{ tag: "enc", attrs: { v: "2", type }, content: ciphertext }],
   };
 }
