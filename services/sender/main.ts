@@ -26,7 +26,7 @@ import { SendPacer } from "./sendPacer.ts";
 import { SessionSupervisor } from "./sessionSupervisor.ts";
 import { baileysTransport } from "./transports/baileys/baileysTransport.ts";
 import { claimAuthFence } from "./transports/baileys/redisAuthState.ts";
-import { parseNumberList, simTransport } from "./transports/sim.ts";
+import { parseNumberList, parseReplyTexts, simTransport } from "./transports/sim.ts";
 import type { Transport } from "./transports/transport.ts";
 
 const config = loadConfig();
@@ -56,6 +56,9 @@ const transport: Transport =
         notOnWhatsApp: parseNumberList(config.SIM_NOT_ON_WHATSAPP),
         outboxPath: config.SIM_OUTBOX,
         scanAfterMs: config.SIM_SCAN_AFTER_MS,
+        replyRate: config.SIM_REPLY_RATE,
+        replyTexts: parseReplyTexts(config.SIM_REPLY_TEXTS),
+        replyAfterMs: config.SIM_REPLY_AFTER_MS,
         pairing: {
           isPaired: (id) => registry.isSimPaired(id),
           setPaired: (id, p) => registry.setSimPaired(id, p),

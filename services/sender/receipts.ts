@@ -30,12 +30,17 @@ export class ReceiptRecorder {
       .exec();
   }
 
-  async record(receipt: { messageId: string; status: ReceiptStatus }): Promise<void> {
+  /** `to`, when the transport could name the sender, must be the number the message went to. */
+  async record(receipt: { messageId: string; to?: string; status: ReceiptStatus }): Promise<void> {
     const key = this.key(receipt.messageId);
     const sent = await this.redis.hmget(key, "blastId", "idx", "phone");
     const [blastId, idx, phone] = sent;
     if (!blastId || idx === null || idx === undefined || !phone) {
       this.log.debug({ messageId: receipt.messageId }, "receipt for a message we did not send");
+      return;
+    }
+    if (receipt.to !== undefined && receipt.to !== phone) {
+      this.log.warn({ messageId: receipt.messageId }, "receipt from someone the message did not go to");
       return;
     }
     const at = new Date().toISOString();

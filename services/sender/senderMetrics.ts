@@ -1,6 +1,7 @@
 // The sender's Prometheus figures: what it sent by outcome and session, how long WhatsApp took to
-// take each message, and the state of the sessions it runs. The worker reports through the small
-// SendObserver interface, so the pacing and delivery code knows nothing of Prometheus.
+// take each message, how many messages people sent back, and the state of the sessions it runs.
+// The worker reports through the small SendObserver interface, so the pacing and delivery code
+// knows nothing of Prometheus.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { SessionStatus } from "../../shared/messages/sessionEvents.ts";
 
@@ -9,9 +10,13 @@ export interface SendObserver {
   sendDuration(sessionId: string, seconds: number): void;
 }
 
+export interface InboundObserver {
+  inbound(sessionId: string): void;
+}
+
 export function createSenderMetrics(
   ownedSessions: () => Array<{ sessionId: string; status: SessionStatus }>,
-): SendObserver & { readonly registry: Registry } {
+): SendObserver & InboundObserver & { readonly registry: Registry } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const sends = new Counter({
@@ -25,6 +30,12 @@ export function createSenderMetrics(
     help: "From handing a message to the transport to WhatsApp's ack (number check and typing included)",
     labelNames: ["session_id"],
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20],
+    registers: [registry],
+  });
+  const inbound = new Counter({
+    name: "wa_blast_inbound_messages_total",
+    help: "Messages people sent to the sessions this sender runs, by session",
+    labelNames: ["session_id"],
     registers: [registry],
   });
   new Gauge({
@@ -41,5 +52,6 @@ export function createSenderMetrics(
     registry,
     outcome: (sessionId, outcome) => sends.inc({ session_id: sessionId, outcome }),
     sendDuration: (sessionId, seconds) => duration.observe({ session_id: sessionId }, seconds),
+    inbound: (sessionId) => inbound.inc({ session_id: sessionId }),
   };
 }

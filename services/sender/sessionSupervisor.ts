@@ -15,7 +15,7 @@ import type { BlastProjection } from "../../shared/redis/projection.ts";
 import type { SessionRegistry } from "../../shared/redis/sessions.ts";
 import type { NumberCheck } from "./numberCheck.ts";
 import type { ReceiptRecorder } from "./receipts.ts";
-import type { SendObserver } from "./senderMetrics.ts";
+import type { InboundObserver, SendObserver } from "./senderMetrics.ts";
 import type { SendPacer } from "./sendPacer.ts";
 import { SessionWorker } from "./sessionWorker.ts";
 import type { SessionConnection, StatusUpdate, Transport } from "./transports/transport.ts";
@@ -48,7 +48,7 @@ export interface SupervisorDeps {
   readonly log: Logger;
   /** Raises the auth-state fence to a new lease's token; false if a newer owner exists. */
   readonly claimFence: (sessionId: string, token: number) => Promise<boolean>;
-  readonly metrics: SendObserver;
+  readonly metrics: SendObserver & InboundObserver;
 }
 
 export class SessionSupervisor {
@@ -185,6 +185,21 @@ export class SessionSupervisor {
           this.deps.receipts
             .record(receipt)
             .catch((err: unknown) => log.warn({ err, sessionId }, "receipt not recorded"));
+        },
+        onInbound: (message) => {
+          // The text is personal data: the log gets its length, never the words.
+          log.info(
+            {
+              sessionId,
+              messageId: message.messageId,
+              from: message.from,
+              fromJid: message.fromJid,
+              quotedMessageId: message.quotedMessageId,
+              textLength: message.text.length,
+            },
+            "inbound message",
+          );
+          this.deps.metrics.inbound(sessionId);
         },
       },
       { leaseToken: lease.token },

@@ -68,6 +68,11 @@ export const ConfigSchema = Type.Object({
   SIM_NOT_ON_WHATSAPP: Type.String({ default: "" }),
   SIM_OUTBOX: Type.String({ default: "var/sim-outbox.jsonl" }),
   SIM_SCAN_AFTER_MS: Int(0, 600_000, 0),
+  /** Share of recipients who answer what the sim sends them, decided by their number (0 = none). */
+  SIM_REPLY_RATE: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
+  /** Comma-separated answers; empty means the sim's own ("Thanks!", "Who is this?", "STOP"). */
+  SIM_REPLY_TEXTS: Type.String({ default: "" }),
+  SIM_REPLY_AFTER_MS: Int(0, 600_000, 1000),
 });
 
 export type Config = Static<typeof ConfigSchema>;

@@ -1,10 +1,19 @@
 // A simulated WhatsApp: configurable latency, failure rate and numbers without WhatsApp, a QR
-// flow shaped like the real one, and every send appended to a JSONL outbox that tests and people
-// can read to see exactly what was sent to whom.
+// flow shaped like the real one, people who answer some of what they receive, and every send
+// appended to a JSONL outbox that tests and people can read to see exactly what was sent to whom.
 import { appendFileSync, mkdirSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
 import { dirname } from "node:path";
-import type { SendResult, SessionConnection, SessionListener, Transport } from "./transport.ts";
+import { buffer } from "node:stream/consumers";
+import type {
+  InboundMessage,
+  MediaContent,
+  MediaKind,
+  SendResult,
+  SessionConnection,
+  SessionListener,
+  Transport,
+} from "./transport.ts";
 
 export interface SimOptions {
   readonly latencyMs: number;
@@ -20,6 +29,28 @@ export interface SimOptions {
     isPaired(sessionId: string): Promise<boolean>;
     setPaired(sessionId: string, paired: boolean): Promise<void>;
   };
+  /**
+   * Share of recipients (0..1) who answer each message they receive; decided by a hash of the
+   * number, independent of `failureRate`, so a demo run is reproducible. Default 0.
+   */
+  readonly replyRate?: number;
+  /** What they answer, one text per recipient picked by hash; absent or empty: `defaultSimReplyTexts`. */
+  readonly replyTexts?: readonly string[];
+  /** How long after a successful send the answer arrives. Default 1000. */
+  readonly replyAfterMs?: number;
+}
+
+/** What the outbox records of an attachment: enough to tell which file went out, not the file. */
+export interface OutboxMedia {
+  readonly kind: MediaKind;
+  readonly mimetype: string;
+  readonly fileName?: string;
+  readonly caption?: string;
+  readonly voiceNote?: boolean;
+  /** Size of the body in bytes. */
+  readonly bytes: number;
+  /** Hex SHA-256 of the body. */
+  readonly sha256: string;
 }
 
 export interface OutboxLine {
@@ -27,15 +58,68 @@ export interface OutboxLine {
   readonly sessionId: string;
   readonly messageId: string;
   readonly to: string;
+  /** For media, the caption or "": readers that only know text sends still get a string. */
   readonly text: string;
+  readonly media?: OutboxMedia;
 }
+
+/** A message a test or demo makes a person send to a sim session. */
+export interface SimInbound {
+  /** The person's number, E.164. */
+  readonly from: string;
+  readonly text: string;
+  readonly quotedMessageId?: string;
+  /** Defaults to a fresh id shaped like WhatsApp's. */
+  readonly messageId?: string;
+  /** Defaults to the phone JID of `from`; give a `<lid>@lid` to play a sender addressed by LID. */
+  readonly fromJid?: string;
+}
+
+export interface SimTransport extends Transport {
+  /** Hands a person's message to the session's listener; false when that session is not open here. */
+  deliverInbound(sessionId: string, inbound: SimInbound): boolean;
+}
+
+export const defaultSimReplyTexts: readonly string[] = ["Thanks!", "Who is this?", "STOP"];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const hashOf = (seed: string) => createHash("sha256").update(seed).digest();
+
+const bucketOf = (seed: string) => hashOf(seed).readUInt32BE(0) / 0x1_0000_0000;
+
 export function simFails(phone: string, failureRate: number): boolean {
   if (failureRate <= 0) return false;
-  const bucket = createHash("sha256").update(phone).digest().readUInt32BE(0) / 0x1_0000_0000;
-  return bucket < failureRate;
+  return bucketOf(phone) < failureRate;
+}
+
+/** Whether this recipient answers; salted so repliers are not the same people whose sends fail. */
+export function simReplies(phone: string, replyRate: number): boolean {
+  if (replyRate <= 0) return false;
+  return bucketOf(`reply:${phone}`) < replyRate;
+}
+
+/** A recipient always gives the same answer, so a demo tells the same story on every run. */
+export function simReplyText(phone: string, replyTexts: readonly string[]): string {
+  const texts = replyTexts.length > 0 ? replyTexts : defaultSimReplyTexts;
+  return texts[hashOf(`reply-text:${phone}`).readUInt32BE(0) % texts.length] ?? "";
+}
+
+// Ids a phone would give its messages; a reply's is derived from what it answers so a rerun of a
+// demo produces the same ids.
+const randomInboundId = () => `3A${randomBytes(9).toString("hex").toUpperCase()}`;
+const replyIdFor = (sessionId: string, messageId: string) =>
+  `3A${hashOf(`reply-id:${sessionId}:${messageId}`).toString("hex").slice(0, 18).toUpperCase()}`;
+
+function inboundMessage(inbound: SimInbound): InboundMessage {
+  return {
+    messageId: inbound.messageId ?? randomInboundId(),
+    from: inbound.from,
+    fromJid: inbound.fromJid ?? `${inbound.from.replace(/\D/g, "")}@s.whatsapp.net`,
+    text: inbound.text,
+    ...(inbound.quotedMessageId !== undefined ? { quotedMessageId: inbound.quotedMessageId } : {}),
+    sentAt: new Date(),
+  };
 }
 
 export function parseNumberList(list: string): string[] {
@@ -45,21 +129,77 @@ export function parseNumberList(list: string): string[] {
     .filter(Boolean);
 }
 
+/** SIM_REPLY_TEXTS: comma-separated, so a single reply text cannot itself contain a comma. */
+export const parseReplyTexts = parseNumberList;
+
 function matches(phone: string, patterns: readonly string[]): boolean {
   return patterns.some((p) => (p.endsWith("*") ? phone.startsWith(p.slice(0, -1)) : phone === p));
 }
 
-export function simTransport(options: SimOptions): Transport {
+export function simTransport(options: SimOptions): SimTransport {
   mkdirSync(dirname(options.outboxPath), { recursive: true });
+  const replyRate = options.replyRate ?? 0;
+  const replyTexts = options.replyTexts ?? defaultSimReplyTexts;
+  const replyAfterMs = options.replyAfterMs ?? 1000;
+  // Where deliverInbound finds an open session; each connection registers its own function, so a
+  // stale connection closing cannot unregister a newer one of the same session.
+  const inboxes = new Map<string, (message: InboundMessage) => void>();
   return {
     name: "sim",
+    deliverInbound(sessionId: string, inbound: SimInbound): boolean {
+      const inbox = inboxes.get(sessionId);
+      if (!inbox) return false;
+      inbox(inboundMessage(inbound));
+      return true;
+    },
     open(sessionId: string, listener: SessionListener): SessionConnection {
       let open = false;
       let qrTimer: NodeJS.Timeout | undefined;
+      const replyTimers = new Set<NodeJS.Timeout>();
+      const inbox = (message: InboundMessage) => listener.onInbound(message);
       const account = `+1555${createHash("sha256").update(sessionId).digest().readUInt32BE(0).toString().slice(0, 7).padStart(7, "0")}`;
       const markOpen = () => {
         open = true;
+        inboxes.set(sessionId, inbox);
         listener.onStatus({ status: "open", account });
+      };
+      // A closed socket receives nothing more: pending replies are dropped, not delivered late.
+      const markClosed = () => {
+        clearTimeout(qrTimer);
+        for (const timer of replyTimers) clearTimeout(timer);
+        replyTimers.clear();
+        open = false;
+        if (inboxes.get(sessionId) === inbox) inboxes.delete(sessionId);
+      };
+      const scheduleReply = (to: string, messageId: string) => {
+        if (!simReplies(to, replyRate)) return;
+        const timer = setTimeout(() => {
+          replyTimers.delete(timer);
+          listener.onInbound(
+            inboundMessage({
+              from: to,
+              text: simReplyText(to, replyTexts),
+              quotedMessageId: messageId,
+              messageId: replyIdFor(sessionId, messageId),
+            }),
+          );
+        }, replyAfterMs);
+        replyTimers.add(timer);
+      };
+      /** What text and media sends share once the content is ready: latency, refusals, the outbox. */
+      const deliver = async (
+        to: string,
+        messageId: string,
+        content: Pick<OutboxLine, "text" | "media">,
+      ): Promise<SendResult> => {
+        if (options.latencyMs > 0) await sleep(options.latencyMs);
+        if (matches(to, options.notOnWhatsApp)) return { ok: false, reason: "not_on_whatsapp" };
+        if (simFails(to, options.failureRate)) return { ok: false, reason: "sim_failure" };
+        const line: OutboxLine = { at: new Date().toISOString(), sessionId, messageId, to, ...content };
+        // Written synchronously before the send resolves: the outbox is the record of what left.
+        appendFileSync(options.outboxPath, `${JSON.stringify(line)}\n`);
+        scheduleReply(to, messageId);
+        return { ok: true, messageId };
       };
       return {
         sessionId,
@@ -92,25 +232,43 @@ export function simTransport(options: SimOptions): Transport {
           if (durationMs > 0) await sleep(Math.min(durationMs, options.latencyMs * 10));
         },
         async logout() {
-          clearTimeout(qrTimer);
-          open = false;
+          markClosed();
           await options.pairing.setPaired(sessionId, false);
           listener.onStatus({ status: "logged_out", reason: "logged out", code: 401 });
         },
         async close() {
-          clearTimeout(qrTimer);
-          open = false;
+          markClosed();
           listener.onStatus({ status: "closed" });
         },
         async send(to: string, text: string, messageId: string): Promise<SendResult> {
           if (!open) return { ok: false, reason: "session_not_open" };
-          if (options.latencyMs > 0) await sleep(options.latencyMs);
-          if (matches(to, options.notOnWhatsApp)) return { ok: false, reason: "not_on_whatsapp" };
-          if (simFails(to, options.failureRate)) return { ok: false, reason: "sim_failure" };
-          const line: OutboxLine = { at: new Date().toISOString(), sessionId, messageId, to, text };
-          // Written synchronously before the send resolves: the outbox is the record of what left.
-          appendFileSync(options.outboxPath, `${JSON.stringify(line)}\n`);
-          return { ok: true, messageId };
+          return deliver(to, messageId, { text });
+        },
+        async sendMedia(to: string, media: MediaContent, messageId: string): Promise<SendResult> {
+          if (!open) {
+            // The stream was handed over to be read once; left unread, a file stream keeps its fd.
+            if (!(media.body instanceof Uint8Array)) media.body.destroy();
+            return { ok: false, reason: "session_not_open" };
+          }
+          let body: Uint8Array;
+          try {
+            body = media.body instanceof Uint8Array ? media.body : await buffer(media.body);
+          } catch (err) {
+            return { ok: false, reason: `media upload failed: ${(err as Error).message}` };
+          }
+          if (body.byteLength === 0) return { ok: false, reason: "empty media" };
+          return deliver(to, messageId, {
+            text: media.caption ?? "",
+            media: {
+              kind: media.kind,
+              mimetype: media.mimetype,
+              ...(media.fileName !== undefined ? { fileName: media.fileName } : {}),
+              ...(media.caption !== undefined ? { caption: media.caption } : {}),
+              ...(media.voiceNote !== undefined ? { voiceNote: media.voiceNote } : {}),
+              bytes: body.byteLength,
+              sha256: createHash("sha256").update(body).digest("hex"),
+            },
+          });
         },
         async onWhatsApp(phones: readonly string[]) {
           return new Set(phones.filter((p) => !matches(p, options.notOnWhatsApp)));

@@ -1,6 +1,7 @@
 // The seam between the sender and WhatsApp. `sim` stands in for demos, tests and load; `baileys`
 // drives a real account. A transport owns one socket per session and reports what happens on it.
 
+import type { Readable } from "node:stream";
 import type { SessionStatus } from "../../../shared/messages/sessionEvents.ts";
 
 export type { SessionStatus };
@@ -17,10 +18,47 @@ export interface StatusUpdate {
 
 export type ReceiptStatus = "delivered" | "read" | "played";
 
+/** A message a person sent to the account (a reply to a blast, an opt-out, a question). */
+export interface InboundMessage {
+  /** WhatsApp's id of the incoming message. */
+  readonly messageId: string;
+  /**
+   * The sender's E.164 phone, resolved from a LID through the mapping the client keeps; undefined
+   * only when WhatsApp sent a LID the client has never seen paired with a phone number.
+   */
+  readonly from: string | undefined;
+  /** The JID exactly as received: `<digits>@s.whatsapp.net` or `<lid>@lid`. */
+  readonly fromJid: string;
+  /** The text, or the caption of a media message; "" when there is none. */
+  readonly text: string;
+  /** The id of the message this one quotes (a reply to one of ours carries our message id). */
+  readonly quotedMessageId?: string;
+  /** When WhatsApp says the person sent it. */
+  readonly sentAt: Date;
+}
+
 export interface SessionListener {
   onStatus(update: StatusUpdate): void;
   onQr(qr: string): void;
-  onReceipt(receipt: { messageId: string; to: string; status: ReceiptStatus }): void;
+  /** `to` is the recipient's E.164 number; absent when WhatsApp named them by a LID the client cannot map. */
+  onReceipt(receipt: { messageId: string; to?: string; status: ReceiptStatus }): void;
+  onInbound(message: InboundMessage): void;
+}
+
+export type MediaKind = "image" | "video" | "document" | "audio";
+
+/** One attachment: the transport uploads it and sends it as WhatsApp's matching message type. */
+export interface MediaContent {
+  readonly kind: MediaKind;
+  /** The file's bytes, in memory or as a stream read once. */
+  readonly body: Uint8Array | Readable;
+  readonly mimetype: string;
+  /** Shown for documents; kept for the others. */
+  readonly fileName?: string;
+  /** Text under an image, video or document (audio has none on WhatsApp). */
+  readonly caption?: string;
+  /** Audio sent as a voice note (push-to-talk) rather than as an audio file. */
+  readonly voiceNote?: boolean;
 }
 
 export type SendResult =
@@ -45,6 +83,8 @@ export interface SessionConnection {
   sendTyping(to: string, durationMs: number): Promise<void>;
   /** Sends a text with the caller's message id, so receipts and retries can be matched to it. */
   send(to: string, text: string, messageId: string): Promise<SendResult>;
+  /** Uploads the attachment and sends it with the caller's message id; an upload failure is a failed send. */
+  sendMedia(to: string, media: MediaContent, messageId: string): Promise<SendResult>;
   /** The subset of E.164 numbers that have WhatsApp. */
   onWhatsApp(phones: readonly string[]): Promise<Set<string>>;
 }

@@ -1,15 +1,25 @@
-// A real WhatsApp account through Baileys: one socket per session, its auth state in Redis
+// A real WhatsApp account through Baileys 7: one socket per session, its auth state in Redis
 // (fenced by the session lease), connection updates mapped to session statuses, reconnects with
-// capped backoff, and sends confirmed by WhatsApp's server ack (an error ack such as 463 is a
-// failure the worker can act on).
+// capped backoff, sends (text and media) confirmed by WhatsApp's server ack (an error ack such as
+// 463 is a failure the worker can act on), and receipts and replies mapped back to phone numbers
+// whether WhatsApp addressed them by number or by LID.
+import type { Agent } from "node:https";
 import type { Boom } from "@hapi/boom";
-import makeWASocket, { Browsers, makeCacheableSignalKeyStore, type WASocket } from "@whiskeysockets/baileys";
-import type { BinaryNode } from "@whiskeysockets/baileys";
+import makeWASocket, {
+  Browsers,
+  makeCacheableSignalKeyStore,
+  type AnyMessageContent,
+  type BinaryNode,
+  type WASocket,
+} from "@whiskeysockets/baileys";
+import { phoneOfJid, toJid } from "./addressing.ts";
+import { inboundOf } from "./inboundMessages.ts";
 import { receiptsOf } from "./receiptStanzas.ts";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { disconnectAction, reconnectDelay } from "../../../../shared/domain/reconnect.ts";
 import type {
+  MediaContent,
   SendResult,
   SessionConnection,
   SessionContext,
@@ -26,14 +36,14 @@ export interface BaileysOptions {
   readonly waWebSocketUrl?: string;
   /** How long to wait for WhatsApp's ack of a sent message before calling it failed. */
   readonly ackTimeoutMs?: number;
+  /** The HTTPS agent for media uploads (a proxy, or a test's trusted throw-away certificate). */
+  readonly mediaAgent?: Agent;
 }
 
 const RESTRICTED_CODES = new Set(["463"]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function toJid(e164: string): string {
-  return `${e164.replace(/^\+/, "")}@s.whatsapp.net`;
-}
+export { toJid };
 
 export function baileysTransport(options: BaileysOptions): Transport {
   return {
@@ -102,6 +112,7 @@ class BaileysSession implements SessionConnection {
       shouldSyncHistoryMessage: () => false,
       getMessage: async () => undefined,
       ...(this.options.waWebSocketUrl ? { waWebSocketUrl: this.options.waWebSocketUrl } : {}),
+      ...(this.options.mediaAgent ? { fetchAgent: this.options.mediaAgent } : {}),
     });
     this.sock = sock;
     this.status({ status: this.attempt > 0 ? "reconnecting" : "connecting" });
@@ -128,13 +139,41 @@ class BaileysSession implements SessionConnection {
     // Receipts are read from the stanzas themselves: Baileys 6.7 can hold its event buffer open
     // after a send, folding status changes into other events or delaying them indefinitely.
     sock.ws.on("CB:receipt", (node: BinaryNode) => {
-      for (const receipt of receiptsOf(node, sock.authState.creds.me?.id)) this.listener.onReceipt(receipt);
+      const receipts = receiptsOf(node, sock.authState.creds.me);
+      if (receipts.length > 0) void this.onReceipts(sock, receipts);
+    });
+    sock.ev.on("messages.upsert", ({ messages, type }) => {
+      // "append" is history and our own sends echoed back; a person's new message is "notify".
+      if (type === "notify") void this.onMessages(sock, messages);
     });
     sock.ws.on("CB:ack,class:message", (node: BinaryNode) => {
       const id = node.attrs.id;
       if (!id) return;
       this.pendingAcks.get(id)?.(node.attrs.error);
     });
+  }
+
+  private async onReceipts(sock: WASocket, receipts: ReturnType<typeof receiptsOf>): Promise<void> {
+    const lids = sock.signalRepository.lidMapping;
+    for (const { messageId, fromJid, status } of receipts) {
+      try {
+        const to = await phoneOfJid(fromJid, lids);
+        this.listener.onReceipt({ messageId, status, ...(to ? { to } : {}) });
+      } catch (err) {
+        this.log.warn({ err, messageId }, "receipt not mapped to a recipient");
+      }
+    }
+  }
+
+  private async onMessages(sock: WASocket, messages: Parameters<typeof inboundOf>[0][]): Promise<void> {
+    for (const message of messages) {
+      try {
+        const inbound = await inboundOf(message, sock.signalRepository.lidMapping);
+        if (inbound) this.listener.onInbound(inbound);
+      } catch (err) {
+        this.log.warn({ err, messageId: message.key.id }, "inbound message not read");
+      }
+    }
   }
 
   private async onClose(code: number | undefined): Promise<void> {
@@ -203,18 +242,29 @@ class BaileysSession implements SessionConnection {
     await sock.sendPresenceUpdate("paused", jid);
   }
 
-  async send(to: string, text: string, messageId: string): Promise<SendResult> {
+  send(to: string, text: string, messageId: string): Promise<SendResult> {
+    return this.relay(to, { text }, messageId);
+  }
+
+  sendMedia(to: string, media: MediaContent, messageId: string): Promise<SendResult> {
+    return this.relay(to, mediaMessage(media), messageId);
+  }
+
+  private async relay(to: string, content: AnyMessageContent, messageId: string): Promise<SendResult> {
     const sock = this.sock;
     if (!sock || this.lastStatus !== "open") return { ok: false, reason: "session_not_open" };
+    let timer: NodeJS.Timeout | undefined;
     const acked = new Promise<string | undefined>((resolve) => {
-      const timer = setTimeout(() => resolve("ack_timeout"), this.options.ackTimeoutMs ?? 20_000);
-      this.pendingAcks.set(messageId, (error) => {
-        clearTimeout(timer);
-        resolve(error);
-      });
+      timer = setTimeout(() => resolve("ack_timeout"), this.options.ackTimeoutMs ?? 20_000);
+      this.pendingAcks.set(messageId, resolve);
     });
     try {
-      await sock.sendMessage(toJid(to), { text }, { messageId });
+      try {
+        await sock.sendMessage(toJid(to), content, { messageId });
+      } catch (err) {
+        // Nothing left for WhatsApp (an upload refused, a socket gone): a failure, never "sent".
+        return { ok: false, reason: `not sent: ${(err as Error).message}` };
+      }
       const error = await acked;
       if (error === undefined) return { ok: true, messageId };
       if (RESTRICTED_CODES.has(error)) {
@@ -225,6 +275,7 @@ class BaileysSession implements SessionConnection {
         reason: error === "ack_timeout" ? "no ack from WhatsApp" : `whatsapp error ${error}`,
       };
     } finally {
+      clearTimeout(timer);
       this.pendingAcks.delete(messageId);
     }
   }
@@ -253,5 +304,26 @@ class BaileysSession implements SessionConnection {
     this.sock = undefined;
     sock?.end(undefined);
     this.status({ status: "closed" });
+  }
+}
+
+/** Baileys' message content for one attachment; a stream is read once, by the upload. */
+function mediaMessage(media: MediaContent): AnyMessageContent {
+  const body = media.body instanceof Uint8Array ? Buffer.from(media.body) : { stream: media.body };
+  const { mimetype, caption, fileName } = media;
+  switch (media.kind) {
+    case "image":
+      return { image: body, mimetype, ...(caption ? { caption } : {}) };
+    case "video":
+      return { video: body, mimetype, ...(caption ? { caption } : {}) };
+    case "audio":
+      return { audio: body, mimetype, ptt: media.voiceNote ?? false };
+    case "document":
+      return {
+        document: body,
+        mimetype,
+        fileName: fileName ?? "document",
+        ...(caption ? { caption } : {}),
+      };
   }
 }
