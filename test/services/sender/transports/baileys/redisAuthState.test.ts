@@ -83,6 +83,39 @@ describe("Baileys auth state in Redis", () => {
     assert.deepEqual(await stored.state.keys.get("session", ["x.0"]), {});
   });
 
+  it("keeps Baileys 7's LID key types (lid-mapping, device-list, tctoken) and fences their writes", async () => {
+    await claimAuthFence(redis, PREFIX, "lids", 1);
+    const auth = await redisAuthState(redis, PREFIX, "lids", 1);
+    const token = { token: Buffer.from([9, 8, 7]), timestamp: "1795560000" };
+    await auth.state.keys.set({
+      "lid-mapping": { "15550001111": "200000000000111", "200000000000111_reverse": "15550001111" },
+      "device-list": { "15550001111": ["0", "3"] },
+      tctoken: { "200000000000111@lid": token },
+    });
+    const again = await redisAuthState(redis, PREFIX, "lids", 1);
+    const mapping = await again.state.keys.get("lid-mapping", [
+      "15550001111",
+      "200000000000111_reverse",
+      "nobody",
+    ]);
+    assert.deepEqual(mapping, { "15550001111": "200000000000111", "200000000000111_reverse": "15550001111" });
+    assert.deepEqual(await again.state.keys.get("device-list", ["15550001111"]), {
+      "15550001111": ["0", "3"],
+    });
+    const tokens = await again.state.keys.get("tctoken", ["200000000000111@lid"]);
+    assert.deepEqual(tokens["200000000000111@lid"]?.token, Buffer.from([9, 8, 7]));
+
+    assert.equal(await claimAuthFence(redis, PREFIX, "lids", 2), true);
+    await assert.rejects(
+      async () => auth.state.keys.set({ "lid-mapping": { "15550001111": "299999999999999" } }),
+      StaleLeaseError,
+    );
+    const stored = await redisAuthState(redis, PREFIX, "lids", 2);
+    assert.deepEqual(await stored.state.keys.get("lid-mapping", ["15550001111"]), {
+      "15550001111": "200000000000111",
+    });
+  });
+
   it("forgets everything on logout, so the next connect starts a new pairing", async () => {
     await claimAuthFence(redis, PREFIX, "logout", 1);
     const auth = await redisAuthState(redis, PREFIX, "logout", 1);
