@@ -1,7 +1,10 @@
 // Runs the fake WhatsApp server for a local demo: point a sender at the printed URL
 // (WA_TRANSPORT=baileys WA_WEBSOCKET_URL=...) and play the phone through a small HTTP API.
 // Loopback only. Run: FAKE_WA_PORT=5280 npx tsx test/fakeWhatsApp/serve.ts
+import { writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startFakeWhatsApp, type Disconnect } from "./fakeWhatsAppServer.ts";
 
 const host = "127.0.0.1";
@@ -11,6 +14,7 @@ const controlPort = Number(process.env.FAKE_WA_CONTROL_PORT ?? port + 1);
 const wa = await startFakeWhatsApp({
   host,
   port,
+  media: true,
   // Slow enough for a person to watch the statuses change.
   receipts: {
     deliveredAfterMs: Number(process.env.FAKE_WA_DELIVERED_MS ?? 1000),
@@ -43,8 +47,26 @@ const routes: Record<string, (input: Record<string, unknown>) => Promise<unknown
     url: wa.url,
     pendingQrRefs: wa.pendingQrRefs().length,
     connections: wa.connectionLog(),
-    sent: wa.sent().map(({ message: _message, ...rest }) => rest),
+    sent: wa.sent().map(({ message: _message, copies, media, ...rest }) => ({
+      ...rest,
+      devices: copies.map((c) => c.device),
+      ...(media ? { media: { kind: media.kind, bytes: media.bytes?.length, error: media.error } } : {}),
+    })),
   }),
+  // A person writes to the linked account (a reply quotes one of its message ids).
+  "POST /message": async (input) =>
+    wa.sendFromPhone(text(input.from, "from"), text(input.to, "to"), {
+      text: text(input.text, "text"),
+      ...(typeof input.quotedId === "string" ? { quotedId: input.quotedId } : {}),
+    }),
+  "POST /lid-addressed": (input) => {
+    const numbers = input.numbers;
+    if (numbers !== "all" && !(Array.isArray(numbers) && numbers.every((n) => typeof n === "string"))) {
+      throw new Error('"numbers" is "all" or an array of phone numbers');
+    }
+    wa.setLidAddressed(numbers);
+    return { ok: true };
+  },
   "POST /scan": async (input) => ({
     device: await wa.scanQr(text(input.qr, "qr"), text(input.phone, "phone")),
   }),
@@ -92,6 +114,13 @@ const control = createServer((req, res) => {
 control.listen(controlPort, host);
 
 console.log(`fake WhatsApp listening: WA_WEBSOCKET_URL=${wa.url}`);
+if (wa.mediaHost) {
+  const caFile = join(tmpdir(), "fake-whatsapp-media-ca.pem");
+  writeFileSync(caFile, wa.mediaHost.caPem);
+  console.log(
+    `media host: https://${wa.mediaHost.hostname} (start the sender with NODE_EXTRA_CA_CERTS=${caFile})`,
+  );
+}
 console.log(`control API: http://${host}:${controlPort}  (${Object.keys(routes).join(", ")})`);
 
 const stop = () => {
