@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import * as XLSX from "xlsx";
 import WebSocket from "ws";
 import { rebuildProjection } from "../../services/projector/replay.ts";
-import { simFails } from "../../services/sender/transports/sim.ts";
+import { simFails } from "../../services/sender/transports/simPeople.ts";
 import { connectNats, type Nats } from "../../shared/nats/connection.ts";
 import { connectRedis } from "../../shared/redis/connection.ts";
 import { dumpKeys, eventsOf, outbox } from "../harness/inspect.ts";

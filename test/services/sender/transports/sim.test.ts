@@ -8,13 +8,12 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, describe, it } from "node:test";
 import {
-  defaultSimReplyTexts,
-  simFails,
   simTransport,
   type OutboxLine,
   type SimOptions,
   type SimTransport,
 } from "../../../../services/sender/transports/sim.ts";
+import { defaultSimReplyTexts, simFails } from "../../../../services/sender/transports/simPeople.ts";
 import type {
   InboundMessage,
   SessionConnection,
