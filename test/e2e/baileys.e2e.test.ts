@@ -1,7 +1,8 @@
 // The real Baileys client, run by the real sender, against the fake WhatsApp server: a user links
 // an account by QR (relayed as a PNG over the WebSocket) or by pairing code, the account survives
-// a sender restart without a new scan, a blast goes out through it with receipts counted, a 463
-// restriction pauses the blast, and logout forgets the credentials.
+// a sender restart without a new scan, a blast goes out through it with receipts counted (also
+// from recipients WhatsApp names by LID), a 463 restriction pauses the blast, and logout forgets
+// the credentials.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Redis } from "ioredis";
@@ -24,6 +25,14 @@ interface BlastView {
   read: number;
   pending: number;
   reason?: string;
+}
+
+/** The results export's rows; the blasts here put no comma, quote or line break in a cell. */
+function csvRows(csv: string): string[][] {
+  return csv
+    .split("\r\n")
+    .filter((line) => line !== "")
+    .map((line) => line.split(","));
 }
 
 describe("WhatsApp sessions through real Baileys", () => {
@@ -170,6 +179,55 @@ describe("WhatsApp sessions through real Baileys", () => {
       failures.items.map(({ phone, reason }) => ({ phone, reason })),
       [{ phone: notOnWhatsApp, reason: "not_on_whatsapp" }],
     );
+  });
+
+  it("counts delivered and read on each recipient's own row when WhatsApp names some of them by LID", async () => {
+    wa.setRegisteredNumbers("all");
+    const recipients = Array.from({ length: 8 }, (_, i) => ({
+      phone: `+1202555${4000 + i}`,
+      name: `Lid${i}`,
+    }));
+    // Half of them answer from `<lid>@lid`, as WhatsApp does more and more: the receipts name no
+    // number, yet the campaign's rows are numbers.
+    const byLid = recipients.filter((_, i) => i % 2 === 0).map((r) => r.phone);
+    wa.setLidAddressed(byLid);
+    try {
+      const blastId = await blast(recipients);
+      const done = await eventually(
+        async () => {
+          const v = await view(blastId);
+          return v.status === "completed" && v.read === recipients.length ? v : undefined;
+        },
+        30_000,
+        "the blast to complete with every receipt, LID-addressed recipients included",
+      );
+      assert.deepEqual(
+        {
+          sent: done.sent,
+          failed: done.failed,
+          delivered: done.delivered,
+          read: done.read,
+          pending: done.pending,
+        },
+        { sent: 8, failed: 0, delivered: 8, read: 8, pending: 0 },
+      );
+      const csv = await platform.api(`/api/blasts/${blastId}/results.csv`);
+      assert.equal(csv.status, 200);
+      const [header, ...rows] = csvRows(await csv.text());
+      const column = (name: string) => header?.indexOf(name) ?? -1;
+      for (const { phone, name } of recipients) {
+        const row = rows.find((r) => r[column("phone")] === `'${phone}`);
+        assert.ok(row, `${phone} has a row`);
+        const [message] = wa.messagesTo(phone);
+        assert.equal(message?.text, `Hello ${name}, this is wa-blast`, phone);
+        assert.equal(row[column("outcome")], "sent", phone);
+        assert.equal(row[column("message_id")], message?.id, `${phone}: the message it was sent`);
+        assert.notEqual(row[column("delivered_at")], "", `${phone} shows delivered`);
+        assert.notEqual(row[column("read_at")], "", `${phone} shows read`);
+      }
+    } finally {
+      wa.setLidAddressed([]);
+    }
   });
 
   it("shows the recipient 'typing…' before each message when the blast asks for it", async () => {

@@ -176,9 +176,14 @@ class BaileysSession implements SessionConnection {
     }
   }
 
+  /** A send waiting on an ack from a socket that is gone fails now, not after the ack timeout. */
+  private failPendingAcks(): void {
+    for (const resolve of this.pendingAcks.values()) resolve("connection_closed");
+  }
+
   private async onClose(code: number | undefined): Promise<void> {
     this.sock = undefined;
-    for (const resolve of this.pendingAcks.values()) resolve("connection_closed");
+    this.failPendingAcks();
     if (!this.wanted) return;
     const action = disconnectAction(code);
     if (code === 408 && this.lastStatus === "qr") {
@@ -292,6 +297,7 @@ class BaileysSession implements SessionConnection {
     clearTimeout(this.retryTimer);
     const sock = this.sock;
     this.sock = undefined;
+    this.failPendingAcks();
     if (sock) await sock.logout().catch((err: unknown) => this.log.warn({ err }, "logout request failed"));
     await this.auth?.clear();
     this.status({ status: "logged_out", reason: "logged out" });
@@ -302,6 +308,7 @@ class BaileysSession implements SessionConnection {
     clearTimeout(this.retryTimer);
     const sock = this.sock;
     this.sock = undefined;
+    this.failPendingAcks();
     sock?.end(undefined);
     this.status({ status: "closed" });
   }

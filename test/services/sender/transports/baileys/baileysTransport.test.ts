@@ -1,0 +1,373 @@
+// The Baileys transport as the sender sees it, against the fake WhatsApp and a real redis-server
+// holding the auth state: the unit tests of addressing, receipts and inbound messages check the
+// pieces on hand-built stanzas; these check that real Baileys, linked by QR through the transport,
+// turns what WhatsApp sends (receipts and messages from numbers and from LIDs) into the phone
+// numbers a campaign's rows carry, and that attachments reach the recipient byte for byte or fail
+// the send without a message going out.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+import { after, before, describe, it } from "node:test";
+import type { Redis } from "ioredis";
+import { pino } from "pino";
+import QRCode from "qrcode";
+import { baileysTransport } from "../../../../../services/sender/transports/baileys/baileysTransport.ts";
+import { claimAuthFence } from "../../../../../services/sender/transports/baileys/redisAuthState.ts";
+import type {
+  InboundMessage,
+  ReceiptStatus,
+  SessionConnection,
+  SessionListener,
+  StatusUpdate,
+} from "../../../../../services/sender/transports/transport.ts";
+import { connectRedis } from "../../../../../shared/redis/connection.ts";
+import {
+  startFakeWhatsApp,
+  type FakeWhatsApp,
+  type FakeWhatsAppOptions,
+} from "../../../../fakeWhatsApp/fakeWhatsAppServer.ts";
+import { startRedis, type ManagedServer } from "../../../../harness/servers.ts";
+
+const ACCOUNT = "15550003333";
+const SESSION = "main";
+const LEASE_TOKEN = 1;
+/** A person WhatsApp addresses by phone number. */
+const NUMBER_PERSON = "15550000201";
+/** A person WhatsApp addresses by LID: receipts and messages come from `<lid>@lid`. */
+const LID_PERSON = "15550000202";
+const WAIT_MS = 15_000;
+
+interface Receipt {
+  readonly messageId: string;
+  readonly to?: string;
+  readonly status: ReceiptStatus;
+}
+
+/** Everything the transport reported to the sender, in order, and a way to wait for what is due. */
+class ListenerJournal implements SessionListener {
+  readonly statuses: StatusUpdate[] = [];
+  readonly qrs: string[] = [];
+  readonly receipts: Receipt[] = [];
+  readonly inbound: InboundMessage[] = [];
+  private readonly waiters = new Set<() => void>();
+
+  onStatus(update: StatusUpdate): void {
+    this.statuses.push(update);
+    this.changed();
+  }
+  onQr(qr: string): void {
+    this.qrs.push(qr);
+    this.changed();
+  }
+  onReceipt(receipt: Receipt): void {
+    this.receipts.push(receipt);
+    this.changed();
+  }
+  onInbound(message: InboundMessage): void {
+    this.inbound.push(message);
+    this.changed();
+  }
+
+  private changed(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+
+  /** Resolves with the first defined value of `check`, re-evaluated after every report. */
+  waitFor<T>(check: () => T | undefined, what: string, timeoutMs = WAIT_MS): Promise<T> {
+    const now = check();
+    if (now !== undefined) return Promise.resolve(now);
+    return new Promise((resolve, reject) => {
+      const waiter = () => {
+        const value = check();
+        if (value === undefined) return;
+        done();
+        resolve(value);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${this.describe()}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(waiter);
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  receiptsFor(messageId: string): Receipt[] {
+    return this.receipts.filter((r) => r.messageId === messageId);
+  }
+
+  private describe(): string {
+    const { statuses, qrs, receipts, inbound } = this;
+    return JSON.stringify({ statuses, qrs: qrs.length, receipts, inbound });
+  }
+}
+
+interface LinkedSession {
+  readonly wa: FakeWhatsApp;
+  readonly connection: SessionConnection;
+  readonly journal: ListenerJournal;
+}
+
+describe("Baileys transport against the fake WhatsApp", { timeout: 120_000 }, () => {
+  let redisServer: ManagedServer;
+  let redis: Redis;
+  let testCount = 0;
+
+  before(async () => {
+    redisServer = await startRedis();
+    redis = connectRedis(redisServer.url);
+  });
+  after(async () => {
+    redis?.disconnect();
+    await redisServer?.dispose();
+  });
+
+  /**
+   * A fresh fake and a session linked by QR the way a user links one (the transport gets through
+   * WhatsApp's 515 restart by itself), its credentials under a key prefix no other test uses;
+   * everything is closed however the test ends.
+   */
+  async function withLinkedSession(
+    fakeOptions: FakeWhatsAppOptions,
+    body: (session: LinkedSession) => Promise<void>,
+  ): Promise<void> {
+    const prefix = `bt${++testCount}:`;
+    // No history push: it only costs time here, and the fake's own tests cover it.
+    const wa = await startFakeWhatsApp({ historySync: false, ...fakeOptions });
+    const journal = new ListenerJournal();
+    // Baileys warns about plenty on a normal login; its words only matter when a test fails.
+    const logLines: string[] = [];
+    const log = pino({ level: "warn" }, { write: (line: string) => void logLines.push(line) });
+    let connection: SessionConnection | undefined;
+    try {
+      // The sender raises the fence when it takes the lease, before the transport writes any key.
+      assert.equal(await claimAuthFence(redis, prefix, SESSION, LEASE_TOKEN), true);
+      const transport = baileysTransport({
+        redis,
+        prefix,
+        log,
+        waWebSocketUrl: wa.url,
+        ...(wa.mediaHost ? { mediaAgent: wa.mediaHost.agent() } : {}),
+      });
+      connection = transport.open(SESSION, journal, { leaseToken: LEASE_TOKEN });
+      await connection.connect();
+      const qr = await journal.waitFor(() => journal.qrs[0], "a QR to scan");
+      await wa.scanQr(qr, ACCOUNT);
+      const open = await journal.waitFor(
+        () => journal.statuses.find((s) => s.status === "open"),
+        "the session to open after the scan",
+      );
+      assert.equal(open.account, `+${ACCOUNT}`);
+      await body({ wa, connection, journal });
+      assert.deepEqual(wa.errors(), [], "the fake hit no internal error");
+    } catch (err) {
+      console.error(`log of the failed test:\n${logLines.join("")}`);
+      throw err;
+    } finally {
+      await connection?.close();
+      await wa.close();
+    }
+  }
+
+  it("reports delivered then read with the recipient's number, whether WhatsApp names them by number or by LID", () =>
+    withLinkedSession({ lidAddressed: [LID_PERSON] }, async ({ connection, journal }) => {
+      assert.deepEqual(await connection.send(`+${NUMBER_PERSON}`, "Sale today", "OUT-NUMBER-1"), {
+        ok: true,
+        messageId: "OUT-NUMBER-1",
+      });
+      assert.deepEqual(await connection.send(`+${LID_PERSON}`, "Sale today", "OUT-LID-1"), {
+        ok: true,
+        messageId: "OUT-LID-1",
+      });
+      await journal.waitFor(
+        () =>
+          ["OUT-NUMBER-1", "OUT-LID-1"].every((id) =>
+            journal.receiptsFor(id).some((r) => r.status === "read"),
+          ) || undefined,
+        "read receipts for both messages",
+      );
+      assert.deepEqual(journal.receiptsFor("OUT-NUMBER-1"), [
+        { messageId: "OUT-NUMBER-1", to: `+${NUMBER_PERSON}`, status: "delivered" },
+        { messageId: "OUT-NUMBER-1", to: `+${NUMBER_PERSON}`, status: "read" },
+      ]);
+      assert.deepEqual(journal.receiptsFor("OUT-LID-1"), [
+        { messageId: "OUT-LID-1", to: `+${LID_PERSON}`, status: "delivered" },
+        { messageId: "OUT-LID-1", to: `+${LID_PERSON}`, status: "read" },
+      ]);
+      assert.equal(journal.receipts.length, 4, "no receipt for anything else, none twice");
+    }));
+
+  it("reports texts and replies to our message with the sender's number, from a number and from a LID", () =>
+    withLinkedSession({ lidAddressed: [LID_PERSON] }, async ({ wa, connection, journal }) => {
+      for (const person of [NUMBER_PERSON, LID_PERSON]) {
+        const sent = await connection.send(`+${person}`, "Sale today", `OFFER-${person}`);
+        assert.equal(sent.ok, true);
+      }
+      const sentFrom = Math.floor(Date.now() / 1000) * 1000;
+      const numberText = await wa.sendFromPhone(NUMBER_PERSON, ACCOUNT, { text: "what time?" });
+      const numberReply = await wa.sendFromPhone(NUMBER_PERSON, ACCOUNT, {
+        text: "count me in",
+        quotedId: `OFFER-${NUMBER_PERSON}`,
+      });
+      const lidText = await wa.sendFromPhone(LID_PERSON, ACCOUNT, { text: "who is this?" });
+      const lidReply = await wa.sendFromPhone(LID_PERSON, ACCOUNT, {
+        text: "STOP",
+        quotedId: `OFFER-${LID_PERSON}`,
+      });
+      await journal.waitFor(
+        () => (journal.inbound.length >= 4 ? true : undefined),
+        "the four messages people sent",
+      );
+      const sentUntil = Date.now();
+      assert.equal(journal.inbound.length, 4, "each message reported once");
+      const inbound = [numberText, numberReply, lidText, lidReply].map(({ id }) => {
+        const message = journal.inbound.find((m) => m.messageId === id);
+        assert.ok(message, `message ${id} was reported`);
+        return message;
+      });
+      assert.deepEqual(
+        inbound.map(({ from, fromJid, text, quotedMessageId }) => ({ from, fromJid, text, quotedMessageId })),
+        [
+          {
+            from: `+${NUMBER_PERSON}`,
+            fromJid: wa.jid(NUMBER_PERSON),
+            text: "what time?",
+            quotedMessageId: undefined,
+          },
+          {
+            from: `+${NUMBER_PERSON}`,
+            fromJid: wa.jid(NUMBER_PERSON),
+            text: "count me in",
+            quotedMessageId: `OFFER-${NUMBER_PERSON}`,
+          },
+          {
+            from: `+${LID_PERSON}`,
+            fromJid: wa.lidJid(LID_PERSON),
+            text: "who is this?",
+            quotedMessageId: undefined,
+          },
+          {
+            from: `+${LID_PERSON}`,
+            fromJid: wa.lidJid(LID_PERSON),
+            text: "STOP",
+            quotedMessageId: `OFFER-${LID_PERSON}`,
+          },
+        ],
+      );
+      // The LID-addressed person's messages keep the JID WhatsApp used, for replying in kind.
+      assert.match(inbound[2]?.fromJid ?? "", /^\d+@lid$/);
+      for (const message of inbound) {
+        // WhatsApp stamps messages in whole seconds.
+        const at = message.sentAt.getTime();
+        assert.ok(at >= sentFrom && at <= sentUntil, `${message.sentAt.toISOString()} is when it was sent`);
+      }
+    }));
+
+  it("names a LID sender by number from what the client learnt sending to them, when the envelope leaves the number out", () =>
+    withLinkedSession({ lidAddressed: [LID_PERSON] }, async ({ wa, connection, journal }) => {
+      const sent = await connection.send(`+${LID_PERSON}`, "Sale today", "OFFER-1");
+      assert.equal(sent.ok, true);
+      const reply = await wa.sendFromPhone(LID_PERSON, ACCOUNT, {
+        text: "tell me more",
+        quotedId: "OFFER-1",
+        withoutAlternateJid: true,
+      });
+      const message = await journal.waitFor(
+        () => journal.inbound.find((m) => m.messageId === reply.id),
+        "the reply without the sender's number",
+      );
+      assert.equal(message.from, `+${LID_PERSON}`);
+      assert.equal(message.fromJid, wa.lidJid(LID_PERSON));
+      assert.equal(message.text, "tell me more");
+      assert.equal(message.quotedMessageId, "OFFER-1");
+    }));
+
+  it("sends an image and a streamed PDF that the recipient's phone decrypts byte for byte", () =>
+    withLinkedSession({ media: true }, async ({ wa, connection }) => {
+      const image = await QRCode.toBuffer("https://example.com/spring-sale", { type: "png" });
+      const pdf = Buffer.concat([Buffer.from("%PDF-1.4\n"), randomBytes(200_000), Buffer.from("\n%%EOF\n")]);
+      // A file read from disk or object storage arrives in chunks, and is read only once.
+      const pdfStream = Readable.from([
+        pdf.subarray(0, 70_000),
+        pdf.subarray(70_000, 140_000),
+        pdf.subarray(140_000),
+      ]);
+
+      const imageSent = await connection.sendMedia(
+        `+${NUMBER_PERSON}`,
+        { kind: "image", body: image, mimetype: "image/png", caption: "Spring sale" },
+        "MEDIA-IMAGE-1",
+      );
+      assert.deepEqual(imageSent, { ok: true, messageId: "MEDIA-IMAGE-1" });
+      const pdfSent = await connection.sendMedia(
+        `+${NUMBER_PERSON}`,
+        {
+          kind: "document",
+          body: pdfStream,
+          mimetype: "application/pdf",
+          fileName: "prices.pdf",
+          caption: "Our prices",
+        },
+        "MEDIA-PDF-1",
+      );
+      assert.deepEqual(pdfSent, { ok: true, messageId: "MEDIA-PDF-1" });
+
+      const received = await wa.waitForMessages(2);
+      const imageReceived = received.find((m) => m.id === "MEDIA-IMAGE-1");
+      const pdfReceived = received.find((m) => m.id === "MEDIA-PDF-1");
+      assert.equal(imageReceived?.to, NUMBER_PERSON);
+      assert.equal(imageReceived?.media?.error, undefined);
+      assert.equal(imageReceived?.media?.kind, "image");
+      assert.ok(imageReceived?.media?.bytes?.equals(image), "the recipient sees the image that was sent");
+      assert.equal(imageReceived?.text, "Spring sale");
+
+      assert.equal(pdfReceived?.to, NUMBER_PERSON);
+      assert.equal(pdfReceived?.media?.error, undefined);
+      assert.equal(pdfReceived?.media?.kind, "document");
+      assert.ok(pdfReceived?.media?.bytes?.equals(pdf), "the recipient opens the PDF that was sent");
+      const document = pdfReceived?.message?.documentMessage;
+      assert.equal(document?.fileName, "prices.pdf");
+      assert.equal(document?.caption, "Our prices");
+      assert.equal(document?.mimetype, "application/pdf");
+    }));
+
+  it("fails the send, naming the upload, when the media host refuses it, and sends nothing to the recipient", () =>
+    withLinkedSession({ media: true }, async ({ wa, connection }) => {
+      const host = wa.mediaHost;
+      assert.ok(host);
+      host.rejectUploads({ status: 500, reason: "media host unavailable" });
+      const image = await QRCode.toBuffer("https://example.com/flyer", { type: "png" });
+      const result = await connection.sendMedia(
+        `+${NUMBER_PERSON}`,
+        { kind: "image", body: image, mimetype: "image/png", caption: "Flyer" },
+        "MEDIA-REFUSED-1",
+      );
+      assert.equal(result.ok, false);
+      assert.match(result.ok ? "" : result.reason, /upload/i);
+      assert.ok(
+        host.attempts().some((a) => a.status === 500),
+        "the upload was tried and refused, not skipped",
+      );
+      assert.deepEqual(wa.messagesTo(NUMBER_PERSON), [], "the recipient got no message");
+      assert.deepEqual(
+        wa.sent().filter((m) => m.id === "MEDIA-REFUSED-1"),
+        [],
+        "WhatsApp never saw the message",
+      );
+
+      // The refusal did not break the session: once the host takes uploads again, media goes out.
+      host.rejectUploads(null);
+      const retried = await connection.sendMedia(
+        `+${NUMBER_PERSON}`,
+        { kind: "image", body: image, mimetype: "image/png", caption: "Flyer" },
+        "MEDIA-RETRIED-1",
+      );
+      assert.deepEqual(retried, { ok: true, messageId: "MEDIA-RETRIED-1" });
+      const [delivered] = await wa.waitForMessages(1);
+      assert.equal(delivered?.id, "MEDIA-RETRIED-1");
+      assert.ok(delivered?.media?.bytes?.equals(image));
+    }));
+});
