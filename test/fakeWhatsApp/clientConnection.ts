@@ -37,6 +37,8 @@ export interface ServerContext {
   stanzaId(): string;
   /** The `<media_conn>` pointing at the media host, when the fake runs one. */
   mediaConn(): BinaryNode | undefined;
+  /** Messages that waited for this device while it was offline, ready to send. */
+  offlineMessages(client: ClientConnection): Promise<BinaryNode[]>;
   /** The device is logged in and its offline queue flushed: the moment a phone pushes history. */
   online(client: ClientConnection): void;
   /** A receipt the client sent for a message it received (delivery, peer_msg, hist_sync...). */
@@ -222,16 +224,19 @@ export class ClientConnection {
         return this.result(node, [{ tag: "list", attrs: {}, content: this.keyBundles(child) }]);
       case "usync get usync":
         return this.result(node, [this.usync(child)]);
-      case "passive set active":
+      case "passive set active": {
         this.result(node);
-        // Nothing was queued while offline; this flushes the event buffer Baileys holds until now.
+        const queued = await this.server.offlineMessages(this);
+        for (const stanza of queued) this.send(stanza);
+        // The end of the offline queue; it also flushes the event buffer Baileys holds until now.
         this.send({
           tag: "ib",
           attrs: { from: SERVER_JID },
-          content: [{ tag: "offline", attrs: { count: "0" } }],
+          content: [{ tag: "offline", attrs: { count: `${queued.length}` } }],
         });
         this.server.online(this);
         return;
+      }
       case "w get props":
         return this.result(node, [{ tag: "props", attrs: { protocol: "2", hash: "fake" } }]);
       case "blocklist get ":

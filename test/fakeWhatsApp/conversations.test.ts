@@ -68,6 +68,25 @@ describe("fake WhatsApp: people writing to the account", () => {
     }));
 });
 
+describe("fake WhatsApp: offline queue", () => {
+  it("keeps what people send while the account is offline and delivers it at the next login", () =>
+    withFake({}, async ({ wa, paired, client }) => {
+      const { auth, client: first } = await paired();
+      first.end();
+      await wa.waitUntil(() => (wa.openConnections(ACCOUNT) === 0 ? true : undefined), "the account offline");
+      const sent = await wa.sendFromPhone(LID_PERSON, ACCOUNT, { text: "STOP" });
+      assert.deepEqual(sent.devices, []);
+      assert.deepEqual(sent.queued, [`${ACCOUNT}:1@s.whatsapp.net`]);
+      const again = client(auth);
+      const m = await again.receivedMessage(sent.id);
+      assert.equal(m.message?.conversation, "STOP");
+      assert.equal(m.upsertType, "append", "Baileys reports queued messages as appended, not notified");
+      const second = await wa.sendFromPhone(LID_PERSON, ACCOUNT, { text: "again" });
+      assert.deepEqual(second.queued, [], "delivered once, live, after the queue was drained");
+      assert.equal((await again.receivedMessage(second.id)).upsertType, "notify");
+    }));
+});
+
 describe("fake WhatsApp: media", () => {
   it("takes an image and a PDF upload that the recipient's phone decrypts byte-exact", () =>
     withFake({ media: true }, async ({ wa, paired }) => {

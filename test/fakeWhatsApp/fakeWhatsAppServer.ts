@@ -2,11 +2,11 @@
 // tested offline: pairing by QR or code, login, LID addressing, sends (text and media) decrypted
 // by fake recipients on each of their devices, receipts, messages from people to the account, and
 // the faults a session manager must survive. Tests drive it through the methods below.
-import { Curve, type proto } from "@whiskeysockets/baileys";
+import { Curve, type BinaryNode, type proto } from "@whiskeysockets/baileys";
 import { EventEmitter } from "node:events";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
-import { AccountRegistry } from "./accounts.ts";
+import { AccountRegistry, type LinkedDevice } from "./accounts.ts";
 import { ClientConnection, type ServerContext } from "./clientConnection.ts";
 import { ConnectionLog, type ConnectionRecord } from "./connectionLog.ts";
 import { FakePhoneBook, lidJid, normalizePhone, userJid } from "./fakePhones.ts";
@@ -101,6 +101,10 @@ export class FakeWhatsApp {
   private readonly failures: unknown[] = [];
   private readonly clientReceipts: ClientReceipt[] = [];
   private readonly historyPushes: HistoryPush[] = [];
+  private readonly offlineQueue = new Map<
+    LinkedDevice,
+    { from: string; id: string; message: PhoneMessage }[]
+  >();
 
   private constructor(
     wss: WebSocketServer,
@@ -162,6 +166,7 @@ export class FakeWhatsApp {
       stanzaId: () => `fake.${++this.lastStanzaId}`,
       mediaConn: () => this.mediaHost?.mediaConnNode(),
       online: (client) => this.pushHistory(client),
+      offlineMessages: (client) => this.drainOfflineQueue(client),
       receiptFromClient: (client, node) => {
         const device = client.linkedDevice;
         if (!device || !node.attrs.id) return;
@@ -336,28 +341,54 @@ export class FakeWhatsApp {
   // ---- people writing to the accounts ------------------------------------------------------
 
   /**
-   * The person at `phone` sends `message` to `account`: every logged-in device of the account gets
-   * its own encrypted copy (devices not connected miss it: the fake keeps no offline queue).
-   * Resolves with the message id and the device jids it reached.
+   * The person at `phone` sends `message` to `account`: every linked device of the account gets its
+   * own encrypted copy, at once if it is logged in, else at its next login (WhatsApp's offline
+   * queue, flagged `offline`). Resolves with the message id, the device jids it reached now and
+   * those it waits for.
    */
   async sendFromPhone(
     phone: string,
     account: string,
     message: PhoneMessage,
-  ): Promise<{ id: string; devices: string[] }> {
+  ): Promise<{ id: string; devices: string[]; queued: string[] }> {
     const sender = this.phones.phone(phone);
     const to = normalizePhone(account);
     const id = message.id ?? `3EB0${(++this.lastStanzaId).toString(16).toUpperCase().padStart(16, "0")}`;
+    const linked = this.accounts.devices(to);
+    if (linked.length === 0) throw new Error(`fake WhatsApp: ${to} has no linked device`);
     const reached: string[] = [];
-    for (const client of this.openClients(to)) {
-      const device = client.linkedDevice;
-      if (!device) continue;
-      const lidAddressed = this.phones.isLidAddressed(sender.phone);
-      client.send(await phoneMessageStanza(sender, lidAddressed, device, id, message));
-      reached.push(device.jid);
+    const queued: string[] = [];
+    for (const device of linked) {
+      const client = this.openClients(to).find((c) => c.linkedDevice === device);
+      if (client) {
+        client.send(await this.phoneStanza(sender.phone, device, id, message));
+        reached.push(device.jid);
+      } else {
+        const queue = this.offlineQueue.get(device) ?? [];
+        queue.push({ from: sender.phone, id, message });
+        this.offlineQueue.set(device, queue);
+        queued.push(device.jid);
+      }
     }
-    if (reached.length === 0) throw new Error(`fake WhatsApp: ${to} has no device online to receive it`);
-    return { id, devices: reached };
+    return { id, devices: reached, queued };
+  }
+
+  private phoneStanza(from: string, device: LinkedDevice, id: string, message: PhoneMessage) {
+    return phoneMessageStanza(this.phones.phone(from), this.phones.isLidAddressed(from), device, id, message);
+  }
+
+  /** What waited for the device while it was offline, marked as such, oldest first. */
+  private async drainOfflineQueue(client: ClientConnection): Promise<BinaryNode[]> {
+    const device = client.linkedDevice;
+    const queue = device ? this.offlineQueue.get(device) : undefined;
+    if (!device || !queue) return [];
+    this.offlineQueue.delete(device);
+    const stanzas: BinaryNode[] = [];
+    for (const { from, id, message } of queue) {
+      const stanza = await this.phoneStanza(from, device, id, message);
+      stanzas.push({ ...stanza, attrs: { ...stanza.attrs, offline: "1" } });
+    }
+    return stanzas;
   }
 
   // ---- what was sent ---------------------------------------------------------------------------

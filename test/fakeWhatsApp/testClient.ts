@@ -36,8 +36,8 @@ export interface MessageStatus {
 export class TestClient {
   readonly sock: WASocket;
   readonly updates: Partial<ConnectionState>[] = [];
-  /** Messages from other people, as Baileys emitted them (`messages.upsert` of type notify). */
-  readonly received: WAMessage[] = [];
+  /** Messages from other people, as Baileys emitted them (`messages.upsert`: live or from the offline queue). */
+  readonly received: (WAMessage & { upsertType: string })[] = [];
   private readonly statuses = new Map<string, MessageStatus>();
   private readonly acks = new Map<string, string | undefined>();
   private readonly events = new EventEmitter();
@@ -67,7 +67,7 @@ export class TestClient {
     this.sock.ev.on("messages.upsert", ({ messages, type }) => {
       for (const m of messages) {
         if (m.key.fromMe && m.key.id) this.recordStatus(m.key.id, m.status, m.messageStubParameters);
-        if (!m.key.fromMe && type === "notify") this.received.push(m);
+        if (!m.key.fromMe) this.received.push({ ...m, upsertType: type });
       }
       this.events.emit("change");
     });
@@ -150,7 +150,7 @@ export class TestClient {
   }
 
   /** The message with WhatsApp id `id` once Baileys has emitted it. */
-  receivedMessage(id: string, timeoutMs?: number): Promise<WAMessage> {
+  receivedMessage(id: string, timeoutMs?: number): Promise<WAMessage & { upsertType: string }> {
     return this.waitFor(() => this.received.find((m) => m.key.id === id), `message ${id}`, timeoutMs);
   }
 

@@ -142,10 +142,9 @@ class BaileysSession implements SessionConnection {
       const receipts = receiptsOf(node, sock.authState.creds.me);
       if (receipts.length > 0) void this.onReceipts(sock, receipts);
     });
-    sock.ev.on("messages.upsert", ({ messages, type }) => {
-      // "append" is history and our own sends echoed back; a person's new message is "notify".
-      if (type === "notify") void this.onMessages(sock, messages);
-    });
+    // Both kinds: "notify" is live, "append" what people sent while this socket was offline (a
+    // STOP sent during a restart must not be lost). History comes as messaging-history.set instead.
+    sock.ev.on("messages.upsert", ({ messages }) => void this.onMessages(sock, messages));
     sock.ws.on("CB:ack,class:message", (node: BinaryNode) => {
       const id = node.attrs.id;
       if (!id) return;

@@ -172,6 +172,23 @@ describe("Baileys transport against the fake WhatsApp", { timeout: 120_000 }, ()
     }
   }
 
+  it("reports what a person sent while the session was closed once it reconnects (a STOP during a restart)", () =>
+    withLinkedSession({ lidAddressed: [LID_PERSON] }, async ({ wa, connection, journal }) => {
+      assert.equal((await connection.send(`+${LID_PERSON}`, "Sale today", "OUT-BEFORE")).ok, true);
+      await connection.close();
+      await wa.waitUntil(() => (wa.openConnections(ACCOUNT) === 0 ? true : undefined), "the session closed");
+      const stop = await wa.sendFromPhone(LID_PERSON, ACCOUNT, { text: "STOP", quotedId: "OUT-BEFORE" });
+      assert.equal(stop.queued.length, 1, "WhatsApp holds it for the device");
+      await connection.connect();
+      const inbound = await journal.waitFor(
+        () => journal.inbound.find((m) => m.messageId === stop.id),
+        "the queued STOP after reconnecting",
+      );
+      assert.equal(inbound.from, `+${LID_PERSON}`);
+      assert.equal(inbound.text, "STOP");
+      assert.equal(inbound.quotedMessageId, "OUT-BEFORE");
+    }));
+
   it("reports delivered then read with the recipient's number, whether WhatsApp names them by number or by LID", () =>
     withLinkedSession({ lidAddressed: [LID_PERSON] }, async ({ connection, journal }) => {
       assert.deepEqual(await connection.send(`+${NUMBER_PERSON}`, "Sale today", "OUT-NUMBER-1"), {
