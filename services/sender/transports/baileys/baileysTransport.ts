@@ -8,6 +8,7 @@ import type { Boom } from "@hapi/boom";
 import makeWASocket, {
   Browsers,
   makeCacheableSignalKeyStore,
+  proto,
   type AnyMessageContent,
   type BinaryNode,
   type WASocket,
@@ -109,7 +110,14 @@ class BaileysSession implements SessionConnection {
       browser: Browsers.ubuntu("wa-blast"),
       markOnlineOnConnect: false,
       syncFullHistory: false,
-      shouldSyncHistoryMessage: () => false,
+      // Bootstrap and push-name chunks only: Baileys keeps the LID↔PN pairs they carry, which map receipts
+      // and replies to numbers (~2 MB a session); RECENT buffers all history, ~24 MB (PERFORMANCE.md).
+      shouldSyncHistoryMessage: ({ syncType }) =>
+        syncType === proto.Message.HistorySyncType.INITIAL_BOOTSTRAP ||
+        syncType === proto.Message.HistorySyncType.PUSH_NAME,
+      // Kept although it also holds each received history chunk (~2 MB a session) for its 5 minutes:
+      // it is what answers retry receipts for our sends ("Waiting for this message").
+      enableRecentMessageCache: true,
       getMessage: async () => undefined,
       ...(this.options.waWebSocketUrl ? { waWebSocketUrl: this.options.waWebSocketUrl } : {}),
       ...(this.options.mediaAgent ? { fetchAgent: this.options.mediaAgent } : {}),

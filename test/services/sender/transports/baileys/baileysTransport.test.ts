@@ -26,6 +26,7 @@ import {
   type FakeWhatsApp,
   type FakeWhatsAppOptions,
 } from "../../../../fakeWhatsApp/fakeWhatsAppServer.ts";
+import { buildHistorySync } from "../../../../fakeWhatsApp/historySync.ts";
 import { startRedis, type ManagedServer } from "../../../../harness/servers.ts";
 
 const ACCOUNT = "15550003333";
@@ -301,6 +302,32 @@ describe("Baileys transport against the fake WhatsApp", { timeout: 120_000 }, ()
       assert.equal(message.text, "tell me more");
       assert.equal(message.quotedMessageId, "OFFER-1");
     }));
+
+  it("maps a LID to the number through the linked phone's history, for someone who writes before we ever sent", () => {
+    const history = { chats: 10, messagesPerChat: 2 };
+    return withLinkedSession({ historySync: history }, async ({ wa, journal }) => {
+      // The newest chat of the account's history: it travels in the bootstrap chunk.
+      const [newest] = buildHistorySync({ phone: ACCOUNT }, history).conversations;
+      const chat = newest?.pnJid ?? newest?.id ?? "";
+      const contact = chat.split("@")[0] ?? "";
+      assert.match(contact, /^\d+$/);
+      await wa.waitUntil(
+        () => wa.historySyncs(ACCOUNT).find((p) => p.ids.length > 0 && p.confirmed === p.ids.length),
+        "the history push confirmed",
+      );
+      wa.setLidAddressed([contact]);
+      const hello = await wa.sendFromPhone(contact, ACCOUNT, {
+        text: "hi, is this the shop?",
+        withoutAlternateJid: true,
+      });
+      const message = await journal.waitFor(
+        () => journal.inbound.find((m) => m.messageId === hello.id),
+        "the first message from a LID with no number alongside",
+      );
+      assert.equal(message.fromJid, wa.lidJid(contact));
+      assert.equal(message.from, `+${contact}`);
+    });
+  });
 
   it("sends an image and a streamed PDF that the recipient's phone decrypts byte for byte", () =>
     withLinkedSession({ media: true }, async ({ wa, connection }) => {
