@@ -296,7 +296,12 @@ class BaileysSession implements SessionConnection {
     const sock = this.sock;
     if (!sock) throw new Error("session is not open");
     const results = (await sock.onWhatsApp(...phones.map((p) => p.replace(/^\+/, "")))) ?? [];
-    return new Set(results.filter((r) => r.exists).map((r) => `+${String(r.jid).split("@")[0]}`));
+    // A number answered under its LID must still count as that number, or it would fail as
+    // not_on_whatsapp without a message ever sent.
+    const found = await Promise.all(
+      results.filter((r) => r.exists).map((r) => phoneOfJid(String(r.jid), sock.signalRepository.lidMapping)),
+    );
+    return new Set(found.filter((phone): phone is string => phone !== undefined));
   }
 
   async logout(): Promise<void> {
