@@ -36,6 +36,12 @@ function text(value: unknown, name: string): string {
   return value;
 }
 
+function numberList(value: unknown): string[] | "all" {
+  if (value === "all") return value;
+  if (Array.isArray(value) && value.every((n): n is string => typeof n === "string")) return value;
+  throw new Error('"numbers" is "all" or an array of phone numbers');
+}
+
 function reply(res: ServerResponse, status: number, value: unknown): void {
   res.writeHead(status, { "content-type": "application/json" });
   res.end(`${JSON.stringify(value, null, 2)}\n`);
@@ -60,11 +66,7 @@ const routes: Record<string, (input: Record<string, unknown>) => Promise<unknown
       ...(typeof input.quotedId === "string" ? { quotedId: input.quotedId } : {}),
     }),
   "POST /lid-addressed": (input) => {
-    const numbers = input.numbers;
-    if (numbers !== "all" && !(Array.isArray(numbers) && numbers.every((n) => typeof n === "string"))) {
-      throw new Error('"numbers" is "all" or an array of phone numbers');
-    }
-    wa.setLidAddressed(numbers);
+    wa.setLidAddressed(numberList(input.numbers));
     return { ok: true };
   },
   "POST /scan": async (input) => ({
@@ -92,11 +94,7 @@ const routes: Record<string, (input: Record<string, unknown>) => Promise<unknown
     return { ok: true };
   },
   "POST /registered-numbers": (input) => {
-    const numbers = input.numbers;
-    if (numbers !== "all" && !(Array.isArray(numbers) && numbers.every((n) => typeof n === "string"))) {
-      throw new Error('"numbers" is "all" or an array of phone numbers');
-    }
-    wa.setRegisteredNumbers(numbers);
+    wa.setRegisteredNumbers(numberList(input.numbers));
     return { ok: true };
   },
 };

@@ -44,8 +44,6 @@ export interface BaileysOptions {
 const RESTRICTED_CODES = new Set(["463"]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export { toJid };
-
 export function baileysTransport(options: BaileysOptions): Transport {
   return {
     name: "baileys",
