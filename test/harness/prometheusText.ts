@@ -31,7 +31,9 @@ export function parsePrometheus(text: string): { types: Map<string, string>; sam
     }
     assert.equal(consumed, labelText.length, `labels of ${line}`);
     const value = Number(sample[3]!.replace(/^\+Inf$/, "Infinity").replace(/^-Inf$/, "-Infinity"));
-    assert.ok(!Number.isNaN(value) || sample[3] === "NaN", `value of ${line}`);
+    // Prometheus reads floats with Go's ParseFloat, which takes NaN in any case; prom-client writes
+    // "Nan" for a figure with no sample yet (the event-loop lag in a process' first milliseconds).
+    assert.ok(!Number.isNaN(value) || /^nan$/i.test(sample[3]!), `value of ${line}`);
     const family = sample[1]!.replace(/_(bucket|sum|count)$/, "");
     assert.ok(types.has(sample[1]!) || types.has(family), `${sample[1]} has a # TYPE`);
     samples.push({ name: sample[1]!, labels, value });
