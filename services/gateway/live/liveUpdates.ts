@@ -1,16 +1,19 @@
 // WebSocket at `/`: `?blastId=` streams `blast_progress`, `?sessionId=` streams `qr_update` and
 // `session_status` (a plain GET of `/` is sent to the console). One NATS subscription per kind
-// fans out to every socket watching that id; a new socket first gets the current state, so it
-// never waits for the next change to see anything. Sockets are capped in total and per API key,
-// and a socket is one-way: a client that talks is closed.
+// fans out to every socket watching that id; a new socket first gets the current state (for a
+// session showing a QR, the code too), so it never waits for the next change to see anything.
+// Sockets are capped in total and per API key, and a socket is one-way: a client that talks is
+// closed.
 import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { WebSocket } from "ws";
+import { progressOf } from "../../../shared/domain/blast.ts";
 import { isValidId } from "../../../shared/domain/ids.ts";
 import { subjects } from "../../../shared/nats/topology.ts";
 import type { GatewayDeps } from "../deps.ts";
 import { presentedKey } from "../http/auth.ts";
 import { HttpError } from "../http/errors.ts";
+import { currentQr, outdatesStoredQr } from "./currentQr.ts";
 
 const decoder = new TextDecoder();
 
@@ -28,7 +31,11 @@ class Watchers {
   }
 
   send(id: string, text: string): void {
-    for (const socket of this.byId.get(id) ?? []) if (socket.readyState === socket.OPEN) socket.send(text);
+    for (const socket of this.of(id)) if (socket.readyState === socket.OPEN) socket.send(text);
+  }
+
+  of(id: string): ReadonlySet<WebSocket> {
+    return this.byId.get(id) ?? new Set();
   }
 
   get count(): number {
@@ -91,9 +98,17 @@ export async function liveUpdates(app: FastifyInstance, deps: GatewayDeps): Prom
       if (!err) blastWatchers.send(msg.subject.split(".")[1] ?? "", decoder.decode(msg.data));
     },
   });
+  /** Sockets that, since they joined, got a live event that makes the stored QR not worth sending. */
+  const pastStoredQr = new WeakSet<WebSocket>();
   const sessionEvents = deps.nats.nc.subscribe(subjects.allSessionEvents, {
     callback: (err, msg) => {
-      if (!err) sessionWatchers.send(msg.subject.split(".")[1] ?? "", decoder.decode(msg.data));
+      if (err) return;
+      const sessionId = msg.subject.split(".")[1] ?? "";
+      const watchers = sessionWatchers.of(sessionId);
+      if (watchers.size === 0) return;
+      const text = decoder.decode(msg.data);
+      if (outdatesStoredQr(msg.subject, text)) for (const socket of watchers) pastStoredQr.add(socket);
+      sessionWatchers.send(sessionId, text);
     },
   });
   app.addHook("onClose", async () => {
@@ -129,38 +144,38 @@ export async function liveUpdates(app: FastifyInstance, deps: GatewayDeps): Prom
       if (blastId !== undefined) {
         if (!isValidId(blastId)) return refuse("invalid blastId");
         blastWatchers.add(blastId, socket);
-        void deps.projection.summary(blastId).then((summary) => {
-          if (!summary) return refuse(`blast ${blastId} not found`);
-          const { blastId: id, status, total, sent, failed, inDoubt, delivered, read, pending } = summary;
-          const progress = {
-            type: "blast_progress",
-            blastId: id,
-            status,
-            total,
-            sent,
-            failed,
-            inDoubt,
-            delivered,
-            read,
-            pending,
-          };
-          socket.send(JSON.stringify(progress));
+        void deps.projection.state(blastId).then((state) => {
+          if (state.status === "none") return refuse(`blast ${blastId} not found`);
+          // The same snapshot the projector publishes afterwards, per-account figures included.
+          socket.send(JSON.stringify({ type: "blast_progress", ...progressOf(state) }));
         });
         return;
       }
       if (sessionId !== undefined) {
         if (!isValidId(sessionId)) return refuse("invalid sessionId");
         sessionWatchers.add(sessionId, socket);
-        void deps.sessions.get(sessionId).then((record) => {
-          if (!record) return refuse(`session ${sessionId} not found`);
-          socket.send(
-            JSON.stringify({
-              type: "session_status",
-              ...record,
-              at: record.updatedAt ?? new Date().toISOString(),
-            }),
+        void deps.sessions
+          .get(sessionId)
+          .then(async (record) => {
+            if (!record) return refuse(`session ${sessionId} not found`);
+            socket.send(
+              JSON.stringify({
+                type: "session_status",
+                ...record,
+                at: record.updatedAt ?? new Date().toISOString(),
+              }),
+            );
+            // The sender published the code once, before this socket joined; `connect` on a session
+            // already showing one publishes nothing either (Baileys keeps the socket it has).
+            if (record.status !== "qr") return;
+            const qr = await currentQr(deps.nats.jsm, sessionId);
+            if (qr !== undefined && !pastStoredQr.has(socket) && socket.readyState === socket.OPEN) {
+              socket.send(qr);
+            }
+          })
+          .catch((err: unknown) =>
+            request.log.warn({ err, sessionId }, "could not send the session's state"),
           );
-        });
         return;
       }
       refuse("connect with ?blastId=<id> or ?sessionId=<id>");
