@@ -1,45 +1,87 @@
-// Keeps one account's sends at a human pace: remembers when it sent (in Redis, so the caps hold
-// across restarts and across senders when the session moves) and says how long to wait before the
-// next message under the session's and the blast's pacing policy.
+// Keeps one account's sends at a human pace: remembers when it sent and when it first sent (in
+// Redis, so the caps and the warm-up ramp hold across restarts and across senders when the session
+// moves) and says how long to wait before the next message, or how many may go at once, under the
+// session's and the blast's pacing policy.
 import type { Redis } from "ioredis";
-import { nextSendTime, pruneSends, type PacingPolicy } from "../../shared/domain/pacing.ts";
+import { nextSendTime, pruneSends, sendAllowance, type PacingPolicy } from "../../shared/domain/pacing.ts";
+import { appKeys, type AppKeys } from "../../shared/redis/keys.ts";
 
 const DAY_MS = 24 * 3600 * 1000;
 
+interface SendHistory {
+  readonly sends: number[];
+  readonly firstSendAt: number | undefined;
+}
+
 export class SendPacer {
+  private readonly keys: AppKeys;
+
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
+    prefix: string,
     private readonly now: () => number = Date.now,
     private readonly random: () => number = Math.random,
-  ) {}
+  ) {
+    this.keys = appKeys(prefix);
+  }
 
-  private key(sessionId: string): string {
-    return `${this.prefix}pace:${sessionId}`;
+  /** The last day's sends and the first send ever, read in one round trip. */
+  private async history(sessionId: string): Promise<SendHistory> {
+    const now = this.now();
+    const replies = await this.redis
+      .multi()
+      .zrangebyscore(this.keys.pace(sessionId), now - DAY_MS, "+inf")
+      .get(this.keys.firstSend(sessionId))
+      .exec();
+    const [members, first] = (replies ?? []).map(([err, value]) => {
+      if (err) throw err;
+      return value;
+    });
+    const firstSendAt = typeof first === "string" ? Number(first) : undefined;
+    return {
+      sends: pruneSends(
+        (members as string[]).map((member) => Number(member.split(":")[0])),
+        now,
+      ),
+      firstSendAt: Number.isFinite(firstSendAt) ? firstSendAt : undefined,
+    };
   }
 
   async recentSends(sessionId: string): Promise<number[]> {
-    const since = this.now() - DAY_MS;
-    const scores = await this.redis.zrangebyscore(this.key(sessionId), since, "+inf");
-    return pruneSends(
-      scores.map((member) => Number(member.split(":")[0])),
-      this.now(),
-    );
+    return (await this.history(sessionId)).sends;
   }
 
   /** When the next message from this session may go, and which rule decided it. */
   async nextSlot(sessionId: string, policy: PacingPolicy): Promise<{ at: number; reason: string }> {
-    return nextSendTime(policy, await this.recentSends(sessionId), this.now(), this.random);
+    const { sends, firstSendAt } = await this.history(sessionId);
+    return nextSendTime(policy, sends, this.now(), this.random, firstSendAt);
+  }
+
+  /** How many messages may go right now, back to back (Infinity: nothing limits them). */
+  async allowance(sessionId: string, policy: PacingPolicy): Promise<number> {
+    const { sends, firstSendAt } = await this.history(sessionId);
+    return sendAllowance(policy, sends, this.now(), firstSendAt);
   }
 
   async recordSend(sessionId: string): Promise<void> {
+    await this.recordSends(sessionId, 1);
+  }
+
+  /** Records `count` sends made now, in one round trip (one disk flush with appendfsync always). */
+  async recordSends(sessionId: string, count: number): Promise<void> {
+    if (count <= 0) return;
     const at = this.now();
-    const key = this.key(sessionId);
+    const key = this.keys.pace(sessionId);
+    // Members must differ, or sends at the same millisecond would count once.
+    const tag = Math.random().toString(36).slice(2, 8);
+    const scored = Array.from({ length: count }, (_, i) => [at, `${at}:${tag}${i}`]).flat();
     await this.redis
       .multi()
-      .zadd(key, at, `${at}:${Math.random().toString(36).slice(2, 8)}`)
+      .zadd(key, ...scored)
       .zremrangebyscore(key, "-inf", at - DAY_MS)
       .expire(key, 2 * 24 * 3600)
+      // Only the first send ever sets it: the warm-up counts its days from there.
+      .set(this.keys.firstSend(sessionId), String(at), "NX")
       .exec();
   }
 }

@@ -56,6 +56,12 @@ export const ConfigSchema = Type.Object({
   SEND_MIN_DELAY_MS: Int(0, 3_600_000, 4000),
   SEND_MAX_DELAY_MS: Int(0, 3_600_000, 12000),
   SEND_ACK_WAIT_MS: Int(1000, 600_000, 30_000),
+  /**
+   * Recipients per batch (claimed, sent at once, settled and logged together) for an account whose
+   * pacing holds no time between messages; the sim transport only (Baileys sends one at a time).
+   * Also the most recipients one crash can leave in doubt on such an account.
+   */
+  SEND_BATCH_MAX: Int(1, 1000, 100),
   SEND_PER_MINUTE: Int(0, 10_000, 8),
   SEND_PER_HOUR: Int(0, 100_000, 200),
   SEND_PER_DAY: Int(0, 1_000_000, 1000),
@@ -63,6 +69,9 @@ export const ConfigSchema = Type.Object({
   SEND_CHECK_NUMBERS: Type.Boolean({ default: true }),
   SEND_WINDOW: Type.String({ pattern: "^$|^([01]?[0-9]|2[0-3])-([01]?[0-9]|2[0-3])$", default: "" }),
   SEND_TIMEZONE: Type.String({ default: "UTC" }),
+  /** A new account's ramp: messages on its first day of sending (0 = no ramp), then times growth a day. */
+  WARMUP_FIRST_DAY: Int(0, 1_000_000, 0),
+  WARMUP_GROWTH: Type.Number({ minimum: 1, maximum: 10, default: 2 }),
   SIM_LATENCY_MS: Int(0, 60_000, 200),
   SIM_FAILURE_RATE: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
   SIM_NOT_ON_WHATSAPP: Type.String({ default: "" }),
@@ -179,7 +188,7 @@ export function sessionIdsOf(config: Config): string[] {
     .filter(Boolean);
 }
 
-/** The deployment's default pacing; sessions and blasts can override any field. */
+/** The deployment's default pacing; sessions can override any field, blasts any but the warm-up. */
 export function pacingDefaults(config: Config): PacingPolicy {
   const window = config.SEND_WINDOW.match(/^(\d+)-(\d+)$/);
   return mergePacing(defaultPacing, {
@@ -193,5 +202,9 @@ export function pacingDefaults(config: Config): PacingPolicy {
     window: window
       ? { startHour: Number(window[1]), endHour: Number(window[2]), timeZone: config.SEND_TIMEZONE }
       : null,
+    warmup:
+      config.WARMUP_FIRST_DAY > 0
+        ? { firstDay: config.WARMUP_FIRST_DAY, growth: config.WARMUP_GROWTH }
+        : null,
   });
 }

@@ -8,6 +8,16 @@ export interface SendingWindow {
   readonly timeZone: string;
 }
 
+/**
+ * A new account's ramp: `firstDay` messages in the trailing 24 hours on its first day of sending,
+ * `growth` times more each following day (2 doubles it), until the ramp reaches `perDay`. Days are
+ * counted in whole 24-hour periods from the account's first send, wherever it was sent from.
+ */
+export interface WarmupRamp {
+  readonly firstDay: number;
+  readonly growth: number;
+}
+
 export interface PacingPolicy {
   /** A uniformly random wait in [minDelayMs, maxDelayMs] after each message. */
   readonly minDelayMs: number;
@@ -21,6 +31,8 @@ export interface PacingPolicy {
   /** Ask WhatsApp whether a number exists before sending (cached); unknown numbers fail unsent. */
   readonly checkNumbers: boolean;
   readonly window: SendingWindow | null;
+  /** null: no ramp, the account may use its whole `perDay` from its first send. */
+  readonly warmup: WarmupRamp | null;
 }
 
 /**
@@ -37,22 +49,43 @@ export const defaultPacing: PacingPolicy = {
   typing: true,
   checkNumbers: true,
   window: null,
+  warmup: null,
 };
 
 export type PacingOverrides = Partial<PacingPolicy>;
 
+function definedFields(override: PacingOverrides): PacingOverrides {
+  return Object.fromEntries(Object.entries(override).filter(([, v]) => v !== undefined));
+}
+
+/** The stricter of two ramps: never more on any day than either allows. */
+function stricterRamp(a: WarmupRamp | null, b: WarmupRamp | null | undefined): WarmupRamp | null {
+  if (!b) return a;
+  if (!a) return b;
+  return { firstDay: Math.min(a.firstDay, b.firstDay), growth: Math.min(a.growth, b.growth) };
+}
+
+/**
+ * The policy for one send: the deployment's `base`, then the account's `own` settings (which may
+ * set anything, the warm-up included: an account known to be old can turn it off), then any
+ * `narrower` settings (a blast's). Those replace the other fields too, but can only make the
+ * account's warm-up stricter: a blast that could lift it would undo the point of the ramp.
+ */
 export function mergePacing(
   base: PacingPolicy,
-  ...overrides: Array<PacingOverrides | undefined>
+  own?: PacingOverrides,
+  ...narrower: Array<PacingOverrides | undefined>
 ): PacingPolicy {
-  let merged = base;
-  for (const override of overrides) {
+  let merged: PacingPolicy = own ? { ...base, ...definedFields(own) } : base;
+  for (const override of narrower) {
     if (!override) continue;
-    const defined = Object.fromEntries(Object.entries(override).filter(([, v]) => v !== undefined));
-    merged = { ...merged, ...defined };
+    merged = { ...merged, ...definedFields(override), warmup: stricterRamp(merged.warmup, override.warmup) };
   }
   return merged;
 }
+
+/** More than 10x a day is no ramp at all. */
+const MAX_GROWTH = 10;
 
 function isTimeZone(zone: string): boolean {
   try {
@@ -84,6 +117,13 @@ export function validatePacing(p: PacingOverrides): string[] {
         problems.push(`window.${name} must be an hour 0-23`);
     }
     if (!isTimeZone(timeZone)) problems.push(`window.timeZone "${timeZone}" is not a known time zone`);
+  }
+  if (p.warmup) {
+    const { firstDay, growth } = p.warmup;
+    if (!Number.isInteger(firstDay) || firstDay < 1)
+      problems.push("warmup.firstDay must be a whole number >= 1");
+    if (!Number.isFinite(growth) || growth < 1 || growth > MAX_GROWTH)
+      problems.push(`warmup.growth must be a number from 1 to ${MAX_GROWTH}`);
   }
   return problems;
 }
@@ -133,17 +173,53 @@ function nextWindowStart(window: SendingWindow, at: number): number {
   return t;
 }
 
-export type PaceReason = "pace" | "minute_cap" | "hour_cap" | "day_cap" | "window";
+export interface WarmupToday {
+  /** 1 from the first send (or before any) until 24 hours after it, then 2, and so on. */
+  readonly day: number;
+  /** Most messages in the trailing 24 hours today: the ramp's figure, at most `perDay`. */
+  readonly cap: number;
+  /** When the next day, and its larger cap, begins; undefined before the first send. */
+  readonly nextDayAt?: number;
+  /** The ramp has reached `perDay`: from now on only the ordinary caps apply. */
+  readonly complete: boolean;
+}
+
+/**
+ * Today's warm-up cap for an account that first sent at `firstSendAt` (undefined: never yet, so
+ * its first day is still to come); null when the policy has no warm-up.
+ */
+export function warmupToday(
+  policy: Pick<PacingPolicy, "warmup" | "perDay">,
+  firstSendAt: number | undefined,
+  now: number,
+): WarmupToday | null {
+  const ramp = policy.warmup;
+  if (!ramp) return null;
+  const started = firstSendAt !== undefined && firstSendAt <= now;
+  const day = started ? Math.floor((now - firstSendAt) / DAY) + 1 : 1;
+  // Past a few dozen days the figure overflows any count of messages; keep it a whole number.
+  const rampCap = Math.min(Number.MAX_SAFE_INTEGER, Math.floor(ramp.firstDay * ramp.growth ** (day - 1)));
+  const complete = policy.perDay > 0 && rampCap >= policy.perDay;
+  return {
+    day,
+    cap: complete ? policy.perDay : rampCap,
+    ...(started ? { nextDayAt: firstSendAt + day * DAY } : {}),
+    complete,
+  };
+}
+
+export type PaceReason = "pace" | "minute_cap" | "hour_cap" | "day_cap" | "warmup" | "window";
 
 /**
  * The earliest time the next message may go: after the jittered delay since the last send, with no
- * cap exceeded in its trailing window, inside the sending window.
+ * cap exceeded in its trailing window (the warm-up's included), inside the sending window.
  */
 export function nextSendTime(
   policy: PacingPolicy,
   recentSends: readonly number[],
   now: number,
   random: () => number,
+  firstSendAt?: number,
 ): { at: number; reason: PaceReason } {
   const sends = pruneSends(recentSends, now);
   const last = sends.at(-1);
@@ -169,6 +245,19 @@ export function nextSendTime(
         }
       }
     }
+    const warmup = warmupToday(policy, firstSendAt, at);
+    if (warmup && !warmup.complete) {
+      const inDay = sends.filter((t) => t > at - DAY);
+      if (inDay.length >= warmup.cap) {
+        // Free again when old sends leave the trailing day, or when the next day raises the cap.
+        const freeAt = Math.min((inDay[inDay.length - warmup.cap] ?? at) + DAY, warmup.nextDayAt ?? Infinity);
+        if (freeAt > at) {
+          at = freeAt;
+          reason = "warmup";
+          moved = true;
+        }
+      }
+    }
     if (policy.window && !inWindow(policy.window, at)) {
       at = nextWindowStart(policy.window, at);
       reason = "window";
@@ -177,4 +266,36 @@ export function nextSendTime(
     if (!moved) break;
   }
   return { at, reason };
+}
+
+/**
+ * How many messages may go right now, back to back: what is left under each cap (the warm-up's
+ * included) in its trailing window. 0 outside the sending window or before the minimum delay since
+ * the last send has passed; at most 1 when messages must be spaced by a delay; Infinity when no
+ * cap applies and there is no delay.
+ */
+export function sendAllowance(
+  policy: PacingPolicy,
+  recentSends: readonly number[],
+  now: number,
+  firstSendAt?: number,
+): number {
+  if (policy.window && !inWindow(policy.window, now)) return 0;
+  const sends = pruneSends(recentSends, now);
+  const last = sends.at(-1);
+  if (last !== undefined && now < last + policy.minDelayMs) return 0;
+  const warmup = warmupToday(policy, firstSendAt, now);
+  const caps: Array<[number, number]> = [
+    [policy.perMinute, MINUTE],
+    [policy.perHour, HOUR],
+    [policy.perDay, DAY],
+    [warmup && !warmup.complete ? warmup.cap : 0, DAY],
+  ];
+  let allowed = Infinity;
+  for (const [cap, span] of caps) {
+    if (cap <= 0) continue;
+    const inSpan = sends.filter((t) => t > now - span).length;
+    allowed = Math.min(allowed, Math.max(0, cap - inSpan));
+  }
+  return policy.minDelayMs > 0 || policy.maxDelayMs > 0 ? Math.min(allowed, 1) : allowed;
 }

@@ -5,6 +5,8 @@ export function projectionKeys(prefix: string) {
   return {
     root,
     seq: `${root}seq`,
+    /** Outcomes and receipts per account over every blast, for metrics. */
+    totals: `${root}totals`,
     blast: (blastId: string) => `${root}blast:${blastId}`,
     settled: (blastId: string) => `${root}blast:${blastId}:settled`,
     failures: (blastId: string) => `${root}blast:${blastId}:failures`,
@@ -16,11 +18,17 @@ export function projectionKeys(prefix: string) {
 export function appKeys(prefix: string) {
   return {
     idempotency: (blastId: string) => `${prefix}idem:${blastId}`,
+    /** Which recipient one of our WhatsApp message ids went to, for its receipts. */
+    sentMessage: (messageId: string) => `${prefix}msg:${messageId}`,
     sessions: `${prefix}sessions`,
     session: (sessionId: string) => `${prefix}session:${sessionId}`,
     campaigns: `${prefix}campaigns`,
     campaign: (campaignId: string) => `${prefix}campaign:${campaignId}`,
     campaignRecipients: (campaignId: string) => `${prefix}campaign:${campaignId}:recipients`,
+    /** Sorted set of the account's sends in the last day (score: when), for the pacing caps. */
+    pace: (sessionId: string) => `${prefix}pace:${sessionId}`,
+    /** When the account first sent (ms): its warm-up days count from here. Kept until a restart. */
+    firstSend: (sessionId: string) => `${prefix}session:${sessionId}:first-send`,
   };
 }
 

@@ -1,8 +1,29 @@
-// The session registry (which WhatsApp accounts exist) and each session's last known status.
+// The session registry (which WhatsApp accounts exist), each session's last known status, its own
+// settings (pacing, proxy) and what the warm-up needs to know of its sending.
 import type { Redis } from "ioredis";
 import type { PacingOverrides } from "../domain/pacing.ts";
+import { maskProxyUrl } from "../domain/proxy.ts";
 import type { SessionStatusMessage } from "../messages/sessionEvents.ts";
 import { appKeys } from "./keys.ts";
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/** Registers the session and its proxy in one step: a sender must never see it without its proxy. */
+const ADD_SCRIPT = `
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[2], 'proxy', ARGV[2]) end
+redis.call('SADD', KEYS[1], ARGV[1])
+return 1
+`;
+
+type ScriptRedis = Redis & {
+  addSession(sessions: string, session: string, sessionId: string, proxy: string): Promise<number>;
+};
+
+function scripted(redis: Redis): ScriptRedis {
+  if (!("addSession" in redis)) redis.defineCommand("addSession", { numberOfKeys: 2, lua: ADD_SCRIPT });
+  return redis as ScriptRedis;
+}
 
 export interface SessionRecord {
   readonly sessionId: string;
@@ -11,6 +32,16 @@ export interface SessionRecord {
   readonly account?: string;
   readonly owner?: string;
   readonly updatedAt?: string;
+  /** The account's proxy with its password masked; the real URL only through `proxy()`. */
+  readonly proxy?: string;
+}
+
+/** What the warm-up status needs of an account's sending. */
+export interface SendingRecord {
+  /** When the account first sent (ms); undefined before its first send or after a restart. */
+  readonly firstSendAt?: number;
+  /** Sends in the trailing 24 hours, as the caps count them. */
+  readonly sentLastDay: number;
 }
 
 export class SessionRegistry {
@@ -23,9 +54,15 @@ export class SessionRegistry {
     this.keys = appKeys(prefix);
   }
 
-  /** Returns false when the session already existed. */
-  async add(sessionId: string): Promise<boolean> {
-    return (await this.redis.sadd(this.keys.sessions, sessionId)) === 1;
+  /** Returns false when the session already existed (its settings are left as they were). */
+  async add(sessionId: string, options: { proxy?: string } = {}): Promise<boolean> {
+    const added = await scripted(this.redis).addSession(
+      this.keys.sessions,
+      this.keys.session(sessionId),
+      sessionId,
+      options.proxy ?? "",
+    );
+    return added === 1;
   }
 
   async exists(sessionId: string): Promise<boolean> {
@@ -62,6 +99,7 @@ export class SessionRegistry {
       ...(h.account ? { account: h.account } : {}),
       ...(h.owner ? { owner: h.owner } : {}),
       ...(h.updatedAt ? { updatedAt: h.updatedAt } : {}),
+      ...(h.proxy ? { proxy: maskProxyUrl(h.proxy) } : {}),
     };
   }
 
@@ -79,6 +117,41 @@ export class SessionRegistry {
 
   async setPacing(sessionId: string, pacing: PacingOverrides): Promise<void> {
     await this.redis.hset(this.keys.session(sessionId), "pacing", JSON.stringify(pacing));
+  }
+
+  /** The proxy URL the account connects through, credentials included: for the transport only. */
+  async proxy(sessionId: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.keys.session(sessionId), "proxy")) ?? undefined;
+  }
+
+  /** Sets or (with undefined) removes the proxy; a sender uses it from the session's next opening. */
+  async setProxy(sessionId: string, proxy: string | undefined): Promise<void> {
+    const key = this.keys.session(sessionId);
+    if (proxy === undefined) await this.redis.hdel(key, "proxy");
+    else await this.redis.hset(key, "proxy", proxy);
+  }
+
+  /** The last 24 hours' sends and the first send, in one round trip: what the warm-up status shows. */
+  async sending(sessionId: string, now: number): Promise<SendingRecord> {
+    const replies = await this.redis
+      .multi()
+      .zcount(this.keys.pace(sessionId), `(${now - DAY_MS}`, now)
+      .get(this.keys.firstSend(sessionId))
+      .exec();
+    const [count, first] = (replies ?? []).map(([err, value]) => {
+      if (err) throw err;
+      return value;
+    });
+    const firstSendAt = typeof first === "string" ? Number(first) : NaN;
+    return {
+      sentLastDay: Number(count ?? 0),
+      ...(Number.isFinite(firstSendAt) ? { firstSendAt } : {}),
+    };
+  }
+
+  /** Starts the warm-up over: the account's next send is the first day of its ramp again. */
+  async restartWarmup(sessionId: string): Promise<void> {
+    await this.redis.del(this.keys.firstSend(sessionId));
   }
 
   async isSimPaired(sessionId: string): Promise<boolean> {

@@ -92,6 +92,21 @@ export const BlastProgress = Type.Object({
   delivered: Type.Integer({ description: "recipients whose phone confirmed delivery" }),
   read: Type.Integer({ description: "recipients who read the message" }),
   pending: Type.Integer(),
+  sessionIds: Type.Array(Type.String(), { description: "the pool: accounts the blast is sent from" }),
+  bySession: Type.Record(
+    Type.String(),
+    Type.Object({
+      sent: Type.Integer(),
+      failed: Type.Integer(),
+      inDoubt: Type.Integer(),
+      paused: Type.Optional(
+        Type.String({
+          description: "why this account takes no work from the blast (restricted, logged out...)",
+        }),
+      ),
+    }),
+    { description: "outcomes per account of the pool" },
+  ),
 });
 
 export const PacingSettings = Type.Object(
@@ -136,3 +151,47 @@ export const PageOf = <T extends TSchema>(item: T) =>
     page: Type.Integer(),
     pageSize: Type.Integer(),
   });
+
+export const WarmupSettings = Type.Union(
+  [
+    Type.Null({ description: "no ramp: the account may use its whole perDay from its first send" }),
+    Type.Object(
+      {
+        firstDay: Type.Integer({
+          minimum: 1,
+          maximum: 1_000_000,
+          description: "messages in the trailing 24 hours on the account's first day of sending",
+        }),
+        growth: Type.Number({
+          minimum: 1,
+          maximum: 10,
+          description: "each day's cap is the day before's times this (2 doubles it), up to perDay",
+        }),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  {
+    description:
+      "A new account's ramp, counted in 24-hour days from its first send; left out: the deployment's",
+    examples: [{ firstDay: 20, growth: 2 }],
+  },
+);
+
+/** An account's own pacing: a blast's settings and the warm-up, which only the account sets. */
+export const SessionPacingSettings = Type.Object(
+  { ...PacingSettings.properties, warmup: Type.Optional(WarmupSettings) },
+  {
+    additionalProperties: false,
+    description: "This account's pacing; fields left out fall back to the deployment's settings",
+    examples: [{ perDay: 500, warmup: { firstDay: 20, growth: 2 } }],
+  },
+);
+
+export const ProxyUrl = Type.String({
+  minLength: 1,
+  maxLength: 2048,
+  description:
+    "http://, https://, socks5:// or socks5h:// proxy, credentials in the URL; answers show the password as ***",
+  examples: ["socks5://user:password@203.0.113.7:1080"],
+});

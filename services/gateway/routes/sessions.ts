@@ -1,10 +1,25 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
+import { pacingDefaults } from "../../../shared/config/config.ts";
+import { mergePacing, validatePacing, warmupToday } from "../../../shared/domain/pacing.ts";
+import { checkProxyUrl } from "../../../shared/domain/proxy.ts";
 import { subjects } from "../../../shared/nats/topology.ts";
+import type { SessionRecord } from "../../../shared/redis/sessions.ts";
 import type { GatewayDeps } from "../deps.ts";
 import { HttpError } from "../http/errors.ts";
-import { PacingSettings, SessionId, errors } from "../http/schemas.ts";
-import { validatePacing } from "../../../shared/domain/pacing.ts";
+import { ProxyUrl, SessionId, SessionPacingSettings, errors } from "../http/schemas.ts";
+
+const Warmup = Type.Object(
+  {
+    day: Type.Integer({ description: "1 from the first send until 24 hours after it, then 2, ..." }),
+    todayCap: Type.Integer({ description: "most messages in the trailing 24 hours today" }),
+    sentToday: Type.Integer({ description: "messages in the trailing 24 hours, as the caps count them" }),
+    complete: Type.Boolean({ description: "the ramp reached perDay: only the ordinary caps apply" }),
+    startedAt: Type.Optional(Type.String({ description: "the first send; absent until the account sends" })),
+    nextDayAt: Type.Optional(Type.String({ description: "when the next day, and its larger cap, begins" })),
+  },
+  { description: "The account's warm-up ramp today; absent when the ramp is off" },
+);
 
 const Session = Type.Object({
   sessionId: Type.String(),
@@ -15,7 +30,18 @@ const Session = Type.Object({
   account: Type.Optional(Type.String({ description: "the WhatsApp number once logged in" })),
   owner: Type.Optional(Type.String({ description: "the sender process that runs this session" })),
   updatedAt: Type.Optional(Type.String()),
+  proxy: Type.Optional(Type.String({ description: "the account's proxy, password shown as ***" })),
+  warmup: Type.Optional(Warmup),
 });
+
+const ProxyBody = Type.Object({ proxy: ProxyUrl }, { additionalProperties: false });
+
+/** The URL to store, or a 400 naming what is wrong with it (never the URL: it holds a password). */
+function validProxy(proxy: string): string {
+  const check = checkProxyUrl(proxy);
+  if (!check.ok) throw new HttpError(400, `invalid proxy: ${check.reason}`);
+  return proxy;
+}
 
 const SessionParams = Type.Object({ sessionId: SessionId });
 const COMMAND_TIMEOUT_MS = 15_000;
@@ -48,16 +74,61 @@ async function commandSession(
 }
 
 export const sessionRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = async (app, { deps }) => {
+  const defaults = pacingDefaults(deps.config);
+
+  /** The record with the account's warm-up today, under the deployment's and its own pacing. */
+  async function withWarmup(record: SessionRecord) {
+    const now = Date.now();
+    const [own, sending] = await Promise.all([
+      deps.sessions.pacing(record.sessionId),
+      deps.sessions.sending(record.sessionId, now),
+    ]);
+    const today = warmupToday(mergePacing(defaults, own), sending.firstSendAt, now);
+    if (!today) return record;
+    return {
+      ...record,
+      warmup: {
+        day: today.day,
+        todayCap: today.cap,
+        sentToday: sending.sentLastDay,
+        complete: today.complete,
+        ...(sending.firstSendAt !== undefined
+          ? { startedAt: new Date(sending.firstSendAt).toISOString() }
+          : {}),
+        ...(today.nextDayAt !== undefined ? { nextDayAt: new Date(today.nextDayAt).toISOString() } : {}),
+      },
+    };
+  }
+
+  async function existing(sessionId: string): Promise<SessionRecord> {
+    const record = await deps.sessions.get(sessionId);
+    if (!record) throw new HttpError(404, `session ${sessionId} not found`);
+    return record;
+  }
+
   app.get(
     "/api/sessions",
     {
       schema: {
         tags: ["sessions"],
-        summary: "WhatsApp sessions, their status and which sender runs them",
+        summary: "WhatsApp sessions, their status, warm-up and which sender runs them",
         response: { 200: Type.Array(Session) },
       },
     },
-    async () => deps.sessions.list(),
+    async () => Promise.all((await deps.sessions.list()).map(withWarmup)),
+  );
+
+  app.get(
+    "/api/sessions/:sessionId",
+    {
+      schema: {
+        tags: ["sessions"],
+        summary: "One WhatsApp session: status, proxy (masked) and warm-up today",
+        params: SessionParams,
+        response: { 200: Session, ...errors(400, 404) },
+      },
+    },
+    async (request) => withWarmup(await existing(request.params.sessionId)),
   );
 
   app.post(
@@ -66,15 +137,82 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = a
       schema: {
         tags: ["sessions"],
         summary: "Add a WhatsApp session; a sender picks it up within seconds",
-        body: Type.Object({ sessionId: SessionId }, { additionalProperties: false }),
+        description: "With `proxy`, the account reaches WhatsApp (socket and media) only through it.",
+        body: Type.Object(
+          { sessionId: SessionId, proxy: Type.Optional(ProxyUrl) },
+          { additionalProperties: false },
+        ),
         response: { 201: Session, ...errors(400, 409) },
       },
     },
     async (request, reply) => {
-      const { sessionId } = request.body;
-      if (!(await deps.sessions.add(sessionId)))
+      const { sessionId, proxy } = request.body;
+      const options = proxy === undefined ? {} : { proxy: validProxy(proxy) };
+      if (!(await deps.sessions.add(sessionId, options)))
         throw new HttpError(409, `session ${sessionId} already exists`);
-      return reply.status(201).send({ sessionId, status: "idle" });
+      return reply.status(201).send(await withWarmup(await existing(sessionId)));
+    },
+  );
+
+  app.put(
+    "/api/sessions/:sessionId/proxy",
+    {
+      schema: {
+        tags: ["sessions"],
+        summary: "Set the account's proxy",
+        description:
+          "Used from the next time a sender opens the session (a sender restart or a hand-over); " +
+          "the answer shows the password as ***.",
+        params: SessionParams,
+        body: ProxyBody,
+        response: { 200: Session, ...errors(400, 404) },
+      },
+    },
+    async (request) => {
+      const { sessionId } = request.params;
+      const proxy = validProxy(request.body.proxy);
+      await existing(sessionId);
+      await deps.sessions.setProxy(sessionId, proxy);
+      return withWarmup(await existing(sessionId));
+    },
+  );
+
+  app.delete(
+    "/api/sessions/:sessionId/proxy",
+    {
+      schema: {
+        tags: ["sessions"],
+        summary: "Connect the account directly again, without a proxy (from its next opening)",
+        params: SessionParams,
+        response: { 204: Type.Null(), ...errors(400, 404) },
+      },
+    },
+    async (request, reply) => {
+      const { sessionId } = request.params;
+      await existing(sessionId);
+      await deps.sessions.setProxy(sessionId, undefined);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    "/api/sessions/:sessionId/warmup/restart",
+    {
+      schema: {
+        tags: ["sessions"],
+        summary: "Start the account's warm-up ramp over: its next send is day 1 again",
+        description:
+          "The last 24 hours' sends still count against day 1's cap. Set the ramp itself with " +
+          "`warmup` in PUT /api/sessions/{sessionId}/pacing.",
+        params: SessionParams,
+        response: { 200: Session, ...errors(400, 404) },
+      },
+    },
+    async (request) => {
+      const { sessionId } = request.params;
+      await existing(sessionId);
+      await deps.sessions.restartWarmup(sessionId);
+      return withWarmup(await existing(sessionId));
     },
   );
 
@@ -149,10 +287,13 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = a
     {
       schema: {
         tags: ["sessions"],
-        summary: "Set this account's pacing (delays, caps, typing, number check, sending hours)",
+        summary: "Set this account's pacing (delays, caps, typing, number check, sending hours, warm-up)",
+        description:
+          "Replaces the account's settings; `warmup: null` turns a deployment-wide ramp off for " +
+          "an account that is already established. A blast's settings cannot raise the warm-up.",
         params: SessionParams,
-        body: PacingSettings,
-        response: { 200: PacingSettings, ...errors(400, 404) },
+        body: SessionPacingSettings,
+        response: { 200: SessionPacingSettings, ...errors(400, 404) },
       },
     },
     async (request) => {
@@ -173,7 +314,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = a
         tags: ["sessions"],
         summary: "This account's own pacing settings",
         params: SessionParams,
-        response: { 200: PacingSettings, ...errors(400, 404) },
+        response: { 200: SessionPacingSettings, ...errors(400, 404) },
       },
     },
     async (request) => {

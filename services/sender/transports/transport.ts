@@ -92,6 +92,11 @@ export interface SessionConnection {
 export interface SessionContext {
   /** Fencing token of this process' lease on the session: stale owners cannot write its state. */
   readonly leaseToken: number;
+  /**
+   * The account's proxy (`http://`, `https://`, `socks5://`, `socks5h://`, credentials in the
+   * URL): everything the session sends to WhatsApp goes through it. Never log it unmasked.
+   */
+  readonly proxy?: string;
 }
 
 export interface Transport {

@@ -6,8 +6,10 @@ import {
   mergePacing,
   nextSendDelay,
   nextSendTime,
+  sendAllowance,
   typingDurationMs,
   validatePacing,
+  warmupToday,
   type PacingPolicy,
 } from "../../../shared/domain/pacing.ts";
 
@@ -22,6 +24,8 @@ const open: PacingPolicy = {
   perDay: 0,
 };
 const fixed = (r: number) => () => r;
+const H = 3600 * S;
+const DAY = 24 * H;
 
 describe("pacing", () => {
   it("jitters the delay between min and max", () => {
@@ -123,5 +127,137 @@ describe("pacing", () => {
       'window.timeZone "Mars/Base" is not a known time zone',
     ]);
     assert.deepEqual(validatePacing(defaultPacing), []);
+  });
+
+  it("counts warm-up days from the first send and doubles the cap each day up to perDay", () => {
+    const ramp = { perDay: 200, warmup: { firstDay: 20, growth: 2 } };
+    assert.equal(warmupToday({ ...ramp, warmup: null }, T0, T0), null, "no ramp, no warm-up");
+    // Before the first send the account is on day 1, and its days have not started counting.
+    assert.deepEqual(warmupToday(ramp, undefined, T0), { day: 1, cap: 20, complete: false });
+    const days = [0, 1, 2, 3, 4, 5].map((d) => warmupToday(ramp, T0, T0 + d * DAY + 12 * H));
+    assert.deepEqual(
+      days.map((d) => [d?.day, d?.cap, d?.complete]),
+      [
+        [1, 20, false],
+        [2, 40, false],
+        [3, 80, false],
+        [4, 160, false],
+        [5, 200, true],
+        [6, 200, true],
+      ],
+    );
+    assert.equal(days[1]?.nextDayAt, T0 + 2 * DAY);
+    // Day 2 begins exactly 24 hours after the first send, not at midnight.
+    assert.equal(warmupToday(ramp, T0, T0 + DAY - 1)?.day, 1);
+    assert.equal(warmupToday(ramp, T0, T0 + DAY)?.day, 2);
+    // A first send "in the future" (clocks of two senders apart) is day 1, not day 0.
+    assert.equal(warmupToday(ramp, T0 + H, T0)?.day, 1);
+    // Slower ramps round down; with no daily cap the ramp never completes but stays a whole number.
+    const slow = { perDay: 0, warmup: { firstDay: 10, growth: 1.5 } };
+    assert.deepEqual(
+      [0, 1, 2, 3].map((d) => warmupToday(slow, T0, T0 + d * DAY)?.cap),
+      [10, 15, 22, 33],
+    );
+    const far = warmupToday(slow, T0, T0 + 5000 * DAY);
+    assert.equal(far?.cap, Number.MAX_SAFE_INTEGER);
+    assert.equal(far?.complete, false);
+  });
+
+  it("holds the warm-up cap over the trailing day, until old sends leave it or the next day raises it", () => {
+    const policy = {
+      ...open,
+      minDelayMs: 0,
+      maxDelayMs: 0,
+      perDay: 500,
+      warmup: { firstDay: 20, growth: 2 },
+    };
+    const dayOne = Array.from({ length: 20 }, (_, i) => T0 + i * 60 * S);
+    // The first day's 20 are spent: nothing more until day 2 begins, 24 hours after the first send.
+    assert.deepEqual(nextSendTime(policy, dayOne, T0 + 2 * H, fixed(0), T0), {
+      at: T0 + DAY,
+      reason: "warmup",
+    });
+    assert.deepEqual(nextSendTime(policy, dayOne.slice(0, 19), T0 + 2 * H, fixed(0), T0), {
+      at: T0 + 2 * H,
+      reason: "pace",
+    });
+    // Day 2 allows 40 in any 24 hours: 20 late on day 1 and 20 early on day 2 fill it, and the
+    // next goes when the oldest of them is 24 hours old, before day 3 would raise the cap.
+    const late = Array.from({ length: 20 }, (_, i) => T0 + 23 * H + i * S);
+    const early = Array.from({ length: 20 }, (_, i) => T0 + 25 * H + i * S);
+    assert.deepEqual(nextSendTime(policy, [...late, ...early], T0 + 26 * H, fixed(0), T0), {
+      at: T0 + 47 * H,
+      reason: "warmup",
+    });
+    // Once the ramp reaches perDay, only perDay applies (and names itself).
+    const done = { ...policy, perDay: 30 };
+    const thirty = Array.from({ length: 30 }, (_, i) => T0 + 4 * DAY + i * S);
+    assert.deepEqual(nextSendTime(done, thirty, T0 + 4 * DAY + H, fixed(0), T0), {
+      at: T0 + 5 * DAY,
+      reason: "day_cap",
+    });
+  });
+
+  it("says how many may go at once under every cap, the warm-up included", () => {
+    const fast = { ...open, minDelayMs: 0, maxDelayMs: 0 };
+    assert.equal(sendAllowance(fast, [T0 - S], T0), Infinity, "no cap and no delay: no limit");
+    const caps = { ...fast, perMinute: 8, perHour: 100, perDay: 1000 };
+    assert.equal(sendAllowance(caps, [T0 - 2 * S, T0 - S, T0 - 2 * 60 * S], T0), 6);
+    assert.equal(sendAllowance({ ...caps, perHour: 4 }, [T0 - 2 * S, T0 - S, T0 - 2 * 60 * S], T0), 1);
+    const warm = { ...caps, warmup: { firstDay: 20, growth: 2 }, perMinute: 0 };
+    const five = Array.from({ length: 5 }, (_, i) => T0 - H + i * S);
+    assert.equal(sendAllowance(warm, five, T0, T0 - H), 15);
+    assert.equal(sendAllowance(warm, five, T0 + DAY - H - 1, T0 - H), 15, "still day 1");
+    assert.equal(
+      sendAllowance(warm, [], T0 + DAY, T0 - H),
+      40,
+      "day 2, the day-1 sends have left the window",
+    );
+    // Spaced messages go one at a time, and none before the shortest delay since the last.
+    assert.equal(sendAllowance(open, [], T0), 1);
+    assert.equal(sendAllowance(open, [T0 - 3 * S], T0), 0);
+    assert.equal(sendAllowance(open, [T0 - 4 * S], T0), 1);
+    // Outside the sending window nothing may go.
+    const office = { ...fast, window: { startHour: 9, endHour: 10, timeZone: "UTC" } };
+    assert.equal(sendAllowance(office, [], T0), 0);
+  });
+
+  it("lets the account set or drop the warm-up, and a blast only make it stricter", () => {
+    const deployment = { ...defaultPacing, warmup: { firstDay: 20, growth: 2 } };
+    assert.deepEqual(mergePacing(deployment).warmup, { firstDay: 20, growth: 2 });
+    // The account's own settings may raise, lower or drop the deployment's ramp.
+    assert.deepEqual(mergePacing(deployment, { warmup: { firstDay: 50, growth: 3 } }).warmup, {
+      firstDay: 50,
+      growth: 3,
+    });
+    assert.equal(mergePacing(deployment, { warmup: null }).warmup, null);
+    // A blast cannot raise it, drop it, or leave it as it is by saying nothing about it...
+    const account = { warmup: { firstDay: 20, growth: 2 } };
+    assert.deepEqual(mergePacing(defaultPacing, account, { warmup: { firstDay: 1000, growth: 10 } }).warmup, {
+      firstDay: 20,
+      growth: 2,
+    });
+    assert.deepEqual(mergePacing(defaultPacing, account, { warmup: null }).warmup, {
+      firstDay: 20,
+      growth: 2,
+    });
+    assert.deepEqual(mergePacing(defaultPacing, account, { perDay: 5000 }).warmup, {
+      firstDay: 20,
+      growth: 2,
+    });
+    // ...and raising perDay does not lift today's ramp either.
+    const raised = mergePacing(defaultPacing, { ...account, perDay: 1000 }, { perDay: 5000 });
+    assert.equal(warmupToday(raised, T0, T0 + 2 * DAY)?.cap, 80);
+    // ...but it may make it stricter, field by field.
+    assert.deepEqual(mergePacing(defaultPacing, account, { warmup: { firstDay: 5, growth: 3 } }).warmup, {
+      firstDay: 5,
+      growth: 2,
+    });
+    assert.deepEqual(validatePacing({ warmup: { firstDay: 0, growth: 0.5 } }), [
+      "warmup.firstDay must be a whole number >= 1",
+      "warmup.growth must be a number from 1 to 10",
+    ]);
+    assert.deepEqual(validatePacing({ warmup: { firstDay: 20, growth: 1.5 } }), []);
+    assert.deepEqual(validatePacing({ warmup: null }), []);
   });
 });

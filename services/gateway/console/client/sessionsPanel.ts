@@ -1,7 +1,8 @@
 /// <reference lib="dom" />
 // Sessions: live status per WhatsApp account, connect with a QR code that is replaced as it
-// rotates (or a pairing code), log out, and add an account.
-import type { QrUpdateMessage, Session, SessionStatusMessage } from "./apiTypes.ts";
+// rotates (or a pairing code), log out, and add an account; its health too: the proxy it connects
+// through (the password only ever typed, never shown) and its warm-up ramp today.
+import type { QrUpdateMessage, Session, SessionPacing, SessionStatusMessage } from "./apiTypes.ts";
 import { el, notice, replaceChildren } from "./elements.ts";
 import { api, messageOf } from "./gatewayApi.ts";
 import { watchLive, type LiveSubscription } from "./liveSocket.ts";
@@ -17,6 +18,134 @@ const STATUS_HELP: Record<string, string> = {
   restricted: "WhatsApp restricted this account: its blasts are paused",
 };
 
+function warmupText(session: Session): string {
+  const w = session.warmup;
+  if (!w) return "Warm-up: off";
+  if (w.complete) return `Warm-up done (day ${w.day}): ${w.sentToday} of ${w.todayCap} in the last 24 h`;
+  const started = w.startedAt ? "" : " (starts with the first send)";
+  return `Warm-up day ${w.day}${started}: ${w.sentToday} of ${w.todayCap} in the last 24 h`;
+}
+
+/** The account's proxy and warm-up: what they are now, and the forms that change them. */
+function healthSection(session: Session, message: ReturnType<typeof notice>) {
+  const path = `/api/sessions/${encodeURIComponent(session.sessionId)}`;
+  const proxyLine = el("p", { class: "proxy meta" });
+  const warmupLine = el("p", { class: "warmup meta" });
+  const show = (s: Session) => {
+    proxyLine.textContent = s.proxy ? `Proxy: ${s.proxy}` : "Proxy: none (direct connection)";
+    warmupLine.textContent = warmupText(s);
+  };
+  show(session);
+  const refresh = () =>
+    api<Session>(path)
+      .then(show)
+      .catch((err: unknown) => message.show(messageOf(err)));
+  const act = (request: Promise<unknown>, done: string) => {
+    message.clear();
+    request
+      .then(() => message.show(done, "ok"))
+      .then(refresh)
+      .catch((err: unknown) => message.show(messageOf(err)));
+  };
+
+  // A password field: the URL's credentials are typed, never shown, and cleared once sent.
+  const proxy = el("input", {
+    type: "password",
+    name: "proxy",
+    class: "proxy-url",
+    placeholder: "socks5://user:password@host:1080",
+    autocomplete: "off",
+  });
+  const setProxy = () => {
+    const url = proxy.value.trim();
+    act(
+      api(`${path}/proxy`, { method: "PUT", json: { proxy: url } }).then(() => {
+        proxy.value = "";
+      }),
+      "Proxy set: used from the session's next opening",
+    );
+  };
+  const firstDay = el("input", {
+    type: "number",
+    name: "firstDay",
+    class: "first-day",
+    min: 1,
+    value: 20,
+    title: "messages on the first day",
+  });
+  const growth = el("input", {
+    type: "number",
+    name: "growth",
+    class: "growth",
+    min: 1,
+    max: 10,
+    step: 0.1,
+    value: 2,
+    title: "each day's cap is the day before's times this",
+  });
+  /** The pacing endpoint replaces all of the account's settings: keep the others as they are. */
+  const putWarmup = async (warmup: SessionPacing["warmup"]) => {
+    const own = await api<SessionPacing>(`${path}/pacing`);
+    await api(`${path}/pacing`, { method: "PUT", json: { ...own, warmup } });
+  };
+  const settings = el(
+    "details",
+    { class: "health-settings" },
+    el("summary", {}, "Proxy and warm-up"),
+    el(
+      "div",
+      { class: "actions" },
+      proxy,
+      el("button", { type: "button", class: "set-proxy secondary", onclick: setProxy }, "Set proxy"),
+      el(
+        "button",
+        {
+          type: "button",
+          class: "remove-proxy secondary",
+          onclick: () => act(api(`${path}/proxy`, { method: "DELETE" }), "Proxy removed"),
+        },
+        "Remove",
+      ),
+    ),
+    el(
+      "div",
+      { class: "actions" },
+      el("label", { class: "inline" }, "Day 1", firstDay),
+      el("label", { class: "inline" }, "× a day", growth),
+      el(
+        "button",
+        {
+          type: "button",
+          class: "set-warmup secondary",
+          onclick: () =>
+            act(putWarmup({ firstDay: Number(firstDay.value), growth: Number(growth.value) }), "Warm-up set"),
+        },
+        "Set warm-up",
+      ),
+      el(
+        "button",
+        {
+          type: "button",
+          class: "warmup-off secondary",
+          onclick: () => act(putWarmup(null), "Warm-up off for this account"),
+        },
+        "Off",
+      ),
+      el(
+        "button",
+        {
+          type: "button",
+          class: "restart-warmup secondary",
+          onclick: () =>
+            act(api(`${path}/warmup/restart`, { method: "POST" }), "Warm-up starts over at the next send"),
+        },
+        "Restart",
+      ),
+    ),
+  );
+  return { nodes: [proxyLine, warmupLine, settings], refresh };
+}
+
 function sessionCard(session: Session): { node: HTMLElement; live: LiveSubscription } {
   const status = el("span", { class: "status" });
   const reason = el("p", { class: "reason" });
@@ -26,6 +155,7 @@ function sessionCard(session: Session): { node: HTMLElement; live: LiveSubscript
   const message = notice();
   const phone = el("input", { type: "tel", placeholder: "+6281234567890", name: "phone", class: "phone" });
   const card = el("article", { class: "card session", "data-session": session.sessionId });
+  const health = healthSection(session, message);
 
   const show = (s: { status: string; reason?: string; account?: string; owner?: string }) => {
     status.textContent = s.status;
@@ -65,6 +195,7 @@ function sessionCard(session: Session): { node: HTMLElement; live: LiveSubscript
     el("header", {}, el("h3", {}, session.sessionId), status),
     account,
     reason,
+    ...health.nodes,
     qr,
     pairing,
     el(
@@ -96,7 +227,11 @@ function sessionCard(session: Session): { node: HTMLElement; live: LiveSubscript
       qr.src = event.png;
       qr.hidden = false;
       qr.dataset.qr = event.qr;
-    } else if (event.type === "session_status") show(event);
+    } else if (event.type === "session_status") {
+      show(event);
+      // Opening, closing or a restriction is when the sending figures are worth a fresh look.
+      void health.refresh();
+    }
   });
   return { node: card, live };
 }
@@ -122,17 +257,29 @@ export function sessionsPanel(): HTMLElement {
     pattern: "[A-Za-z0-9_-]{1,64}",
     required: true,
   });
+  const newProxy = el("input", {
+    type: "password",
+    name: "proxy",
+    placeholder: "proxy (optional): socks5://user:password@host:1080",
+    autocomplete: "off",
+  });
   const add = el(
     "form",
     { class: "inline add-session" },
     newId,
+    newProxy,
     el("button", { type: "submit" }, "Add session"),
   );
   add.addEventListener("submit", (event) => {
     event.preventDefault();
-    api("/api/sessions", { method: "POST", json: { sessionId: newId.value.trim() } })
+    const proxy = newProxy.value.trim();
+    api("/api/sessions", {
+      method: "POST",
+      json: { sessionId: newId.value.trim(), ...(proxy ? { proxy } : {}) },
+    })
       .then(() => {
         newId.value = "";
+        newProxy.value = "";
         message.clear();
         return load();
       })

@@ -2,7 +2,9 @@
 // (fenced by the session lease), connection updates mapped to session statuses, reconnects with
 // capped backoff, sends (text and media) confirmed by WhatsApp's server ack (an error ack such as
 // 463 is a failure the worker can act on), and receipts and replies mapped back to phone numbers
-// whether WhatsApp addressed them by number or by LID.
+// whether WhatsApp addressed them by number or by LID. An account with a proxy reaches WhatsApp
+// (socket and media) only through it, and a proxy that cannot be reached is said so in its status.
+import type { ClientRequest, IncomingMessage } from "node:http";
 import type { Agent } from "node:https";
 import type { Boom } from "@hapi/boom";
 import makeWASocket, {
@@ -18,7 +20,9 @@ import { inboundOf } from "./inboundMessages.ts";
 import { receiptsOf } from "./receiptStanzas.ts";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { maskProxyUrl, withoutProxySecret } from "../../../../shared/domain/proxy.ts";
 import { disconnectAction, reconnectDelay } from "../../../../shared/domain/reconnect.ts";
+import { proxyAgent } from "../proxyAgent.ts";
 import type {
   MediaContent,
   SendResult,
@@ -37,9 +41,18 @@ export interface BaileysOptions {
   readonly waWebSocketUrl?: string;
   /** How long to wait for WhatsApp's ack of a sent message before calling it failed. */
   readonly ackTimeoutMs?: number;
-  /** The HTTPS agent for media uploads (a proxy, or a test's trusted throw-away certificate). */
+  /** The HTTPS agent for media uploads (a test's trusted throw-away certificate); a session's proxy wins. */
   readonly mediaAgent?: Agent;
+  /** Only for tests: the CA to trust for TLS made through a session's proxy (the fake's media host). */
+  readonly proxyTrustedCa?: string;
+  /**
+   * How long the WebSocket may take to open before the attempt is given up and retried: a proxy
+   * that accepts the connection and then says nothing would otherwise hold the session forever.
+   */
+  readonly connectTimeoutMs?: number;
 }
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
 
 const RESTRICTED_CODES = new Set(["463"]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -60,6 +73,9 @@ class BaileysSession implements SessionConnection {
   private attempt = 0;
   private lastStatus = "idle";
   private retryTimer: NodeJS.Timeout | undefined;
+  private openTimer: NodeJS.Timeout | undefined;
+  /** Why the last attempt failed, repeated while the next one runs so the status keeps saying it. */
+  private lastFailure: string | undefined;
   private readonly pendingAcks = new Map<string, (error: string | undefined) => void>();
   private readonly log: Logger;
 
@@ -83,8 +99,26 @@ class BaileysSession implements SessionConnection {
     this.listener.onStatus(update);
   }
 
+  /** The proxy's agent, or a reason it cannot be used (the URL was checked when stored). */
+  private agentForProxy(): { agent?: Agent; problem?: string } {
+    const proxy = this.context.proxy;
+    if (!proxy) return {};
+    try {
+      return { agent: proxyAgent(proxy, { trustedCa: this.options.proxyTrustedCa }) };
+    } catch (err) {
+      return { problem: withoutProxySecret((err as Error).message, proxy) };
+    }
+  }
+
   private async start(): Promise<void> {
     clearTimeout(this.retryTimer);
+    clearTimeout(this.openTimer);
+    const { agent, problem } = this.agentForProxy();
+    if (problem) {
+      this.wanted = false;
+      this.status({ status: "closed", reason: `${problem}; set a valid proxy and connect again` });
+      return;
+    }
     try {
       this.auth = await redisAuthState(
         this.options.redis,
@@ -118,10 +152,30 @@ class BaileysSession implements SessionConnection {
       enableRecentMessageCache: true,
       getMessage: async () => undefined,
       ...(this.options.waWebSocketUrl ? { waWebSocketUrl: this.options.waWebSocketUrl } : {}),
-      ...(this.options.mediaAgent ? { fetchAgent: this.options.mediaAgent } : {}),
+      // The socket and the media uploads both leave through the account's proxy, if it has one.
+      ...(agent ? { agent, fetchAgent: agent } : {}),
+      ...(!agent && this.options.mediaAgent ? { fetchAgent: this.options.mediaAgent } : {}),
     });
     this.sock = sock;
-    this.status({ status: this.attempt > 0 ? "reconnecting" : "connecting" });
+    let opened = false;
+    sock.ws.on("open", () => {
+      opened = true;
+      clearTimeout(this.openTimer);
+    });
+    // Baileys listens for this event only to pass it on, which stops ws from failing the socket: a
+    // proxy's 407 or a server's 5xx to the upgrade would leave the attempt hanging.
+    sock.ws.on("unexpected-response", (_req: ClientRequest, res: IncomingMessage) => {
+      res.resume();
+      if (this.sock === sock) sock.end(new Error(`HTTP ${res.statusCode ?? "?"} instead of a WebSocket`));
+    });
+    const openWithin = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.openTimer = setTimeout(() => {
+      if (this.sock === sock && !opened) sock.end(new Error(`no connection within ${openWithin} ms`));
+    }, openWithin);
+    this.status({
+      status: this.attempt > 0 ? "reconnecting" : "connecting",
+      ...(this.lastFailure ? { reason: `${this.lastFailure}; trying again` } : {}),
+    });
     sock.ev.on("creds.update", () => {
       saveCreds().catch((err: unknown) => this.log.error({ err }, "could not save credentials"));
     });
@@ -133,13 +187,18 @@ class BaileysSession implements SessionConnection {
       }
       if (update.connection === "open") {
         this.attempt = 0;
+        this.lastFailure = undefined;
         const me = sock.authState.creds.me?.id;
         const account = me ? `+${me.split(/[:@]/)[0]}` : undefined;
         this.status({ status: "open", ...(account ? { account } : {}) });
       }
       if (update.connection === "close") {
-        const code = (update.lastDisconnect?.error as Boom | undefined)?.output?.statusCode;
-        void this.onClose(code);
+        const error = update.lastDisconnect?.error as Boom | undefined;
+        const code = error?.output?.statusCode;
+        // Nothing came back through the proxy: say so, rather than a bare WhatsApp code.
+        const proxyFailure =
+          !opened && this.context.proxy ? this.proxyFailure(this.context.proxy, error) : undefined;
+        void this.onClose(code, proxyFailure);
       }
     });
     // Receipts are read from the stanzas themselves: Baileys 6.7 can hold its event buffer open
@@ -181,15 +240,37 @@ class BaileysSession implements SessionConnection {
     }
   }
 
+  private proxyFailure(proxy: string, error: Error | undefined): string {
+    // Baileys wraps socket errors as "WebSocket Error (<cause>)" and keeps the cause as `data`.
+    const data = (error as Boom | undefined)?.data as { message?: unknown } | undefined;
+    const cause = typeof data?.message === "string" ? data.message : (error?.message ?? "connection closed");
+    const hint = /\b407\b/.test(cause) ? " (the proxy refused its credentials)" : "";
+    return withoutProxySecret(`proxy unreachable (${maskProxyUrl(proxy)}): ${cause}${hint}`, proxy);
+  }
+
   /** A send waiting on an ack from a socket that is gone fails now, not after the ack timeout. */
   private failPendingAcks(): void {
     for (const resolve of this.pendingAcks.values()) resolve("connection_closed");
   }
 
-  private async onClose(code: number | undefined): Promise<void> {
+  private async onClose(code: number | undefined, proxyFailure?: string): Promise<void> {
     this.sock = undefined;
+    clearTimeout(this.openTimer);
     this.failPendingAcks();
     if (!this.wanted) return;
+    if (proxyFailure) {
+      // Retried with the usual backoff: a proxy that is down for a while comes back by itself.
+      this.attempt++;
+      this.lastFailure = proxyFailure;
+      const delay = reconnectDelay(this.attempt, Math.random);
+      this.log.warn({ reason: proxyFailure, retryInMs: delay }, "could not connect through the proxy");
+      this.status({ status: "reconnecting", reason: `${proxyFailure}; retrying in ${delay} ms` });
+      this.retryTimer = setTimeout(() => {
+        if (this.wanted) this.start().catch((err: unknown) => this.log.error({ err }, "reconnect failed"));
+      }, delay);
+      return;
+    }
+    this.lastFailure = undefined;
     const action = disconnectAction(code);
     if (code === 408 && this.lastStatus === "qr") {
       this.wanted = false;
@@ -305,6 +386,7 @@ class BaileysSession implements SessionConnection {
   async logout(): Promise<void> {
     this.wanted = false;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.openTimer);
     const sock = this.sock;
     this.sock = undefined;
     this.failPendingAcks();
@@ -316,6 +398,7 @@ class BaileysSession implements SessionConnection {
   async close(): Promise<void> {
     this.wanted = false;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.openTimer);
     const sock = this.sock;
     this.sock = undefined;
     this.failPendingAcks();

@@ -1,0 +1,116 @@
+// The sessions panel's account health in a real headless Chromium against the real gateway: add a
+// session with a proxy, see it masked, change it, set, restart and turn off the warm-up, and never
+// find the proxy's password anywhere in the page or the gateway's output. Screenshots go to
+// test-artifacts/.
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { startPlatform, TEST_API_KEY, type Platform, type RunningService } from "../harness/platform.ts";
+import { startServers, type Servers } from "../harness/servers.ts";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url).pathname;
+const SECRET = "c0nsole-Pw-77";
+const CARD = '[data-session="shop"]';
+
+describe("account health in the console", () => {
+  let servers: Servers;
+  let platform: Platform;
+  let gateway: RunningService;
+  let context: BrowserContext;
+  let page: Page;
+  let profileDir: string;
+
+  before(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`Chromium is not installed at ${CHROMIUM}: \`sudo apt-get install -y chromium\``);
+    }
+    await mkdir(ARTIFACTS, { recursive: true });
+    servers = await startServers();
+    platform = await startPlatform(servers, { LOG_LEVEL: "trace", SEND_PER_DAY: "500" });
+    gateway = await platform.start("gateway");
+    profileDir = await mkdtemp(join(tmpdir(), "wa-blast-chromium-"));
+    context = await chromium.launchPersistentContext(profileDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+      ],
+      viewport: { width: 1280, height: 900 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(30_000);
+  });
+
+  after(async () => {
+    await context?.close();
+    if (profileDir) await rm(profileDir, { recursive: true, force: true });
+    await platform?.stop();
+    await servers?.dispose();
+  });
+
+  const text = async (selector: string) => (await page.textContent(selector)) ?? "";
+  const waitForText = (selector: string, pattern: RegExp) =>
+    page.waitForFunction(
+      ([sel, source]) => new RegExp(source).test(document.querySelector(sel)?.textContent ?? ""),
+      [selector, pattern.source] as const,
+    );
+
+  it("sets the proxy and the warm-up from the sessions panel, showing the password nowhere", async () => {
+    await page.goto(`${platform.baseUrl}/signin?next=/console`);
+    await page.fill("#api-key", TEST_API_KEY);
+    await page.click("button[type=submit]");
+    await page.waitForURL(/\/console$/);
+    await page.waitForSelector('[data-session="s1"] .status');
+
+    // Add a session with a proxy: typed in a password field, shown masked once added.
+    await page.fill(".add-session input[name=sessionId]", "shop");
+    await page.fill(".add-session input[name=proxy]", `socks5://shop:${SECRET}@198.51.100.4:1080`);
+    assert.equal(await page.getAttribute(".add-session input[name=proxy]", "type"), "password");
+    await page.click(".add-session button[type=submit]");
+    await page.waitForSelector(`${CARD} .proxy`);
+    assert.equal(await text(`${CARD} .proxy`), "Proxy: socks5://shop:***@198.51.100.4:1080");
+    assert.equal(await text(`${CARD} .warmup`), "Warm-up: off");
+    assert.equal(await page.inputValue(".add-session input[name=proxy]"), "", "the field is cleared");
+
+    // A bad proxy is refused with the reason and changes nothing.
+    await page.click(`${CARD} .health-settings summary`);
+    await page.fill(`${CARD} input.proxy-url`, `ftp://shop:${SECRET}@198.51.100.4:21`);
+    await page.click(`${CARD} button.set-proxy`);
+    await waitForText(`${CARD} .notice`, /invalid proxy: scheme "ftp" is not supported/);
+    assert.equal(await text(`${CARD} .proxy`), "Proxy: socks5://shop:***@198.51.100.4:1080");
+    await page.fill(`${CARD} input.proxy-url`, `http://shop:${SECRET}@198.51.100.5:3128`);
+    await page.click(`${CARD} button.set-proxy`);
+    await waitForText(`${CARD} .proxy`, /^Proxy: http:\/\/shop:\*\*\*@198\.51\.100\.5:3128$/);
+
+    // A warm-up of 25 a day, doubling: day 1 until the account first sends.
+    await page.fill(`${CARD} input.first-day`, "25");
+    await page.fill(`${CARD} input.growth`, "2");
+    await page.click(`${CARD} button.set-warmup`);
+    await waitForText(
+      `${CARD} .warmup`,
+      /^Warm-up day 1 \(starts with the first send\): 0 of 25 in the last 24 h$/,
+    );
+    const pacing = (await (await platform.api("/api/sessions/shop/pacing")).json()) as object;
+    assert.deepEqual(pacing, { warmup: { firstDay: 25, growth: 2 } });
+    await page.click(`${CARD} button.restart-warmup`);
+    await waitForText(`${CARD} .notice`, /starts over at the next send/);
+    await page.screenshot({ path: join(ARTIFACTS, "console-session-health.png"), fullPage: true });
+    await page.click(`${CARD} button.warmup-off`);
+    await waitForText(`${CARD} .warmup`, /^Warm-up: off$/);
+    await page.click(`${CARD} button.remove-proxy`);
+    await waitForText(`${CARD} .proxy`, /^Proxy: none \(direct connection\)$/);
+
+    assert.ok(!(await page.content()).includes(SECRET), "the page never holds the password");
+    assert.ok(gateway.output().length > 0);
+    assert.ok(!gateway.output().includes(SECRET), "the gateway never logged the password");
+  });
+});
