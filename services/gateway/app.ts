@@ -19,6 +19,7 @@ import { sessionRoutes } from "./routes/sessions.ts";
 import { consoleRoutes } from "./console/consoleRoutes.ts";
 import { createGatewayMetrics } from "./metrics/gatewayMetrics.ts";
 import { QueueMonitor } from "./queues/queueMonitor.ts";
+import { projectedPools } from "./queues/queueSnapshot.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { queueRoutes } from "./routes/queues.ts";
 
@@ -80,8 +81,11 @@ export async function buildApp(
   await app.register(sessionRoutes, { deps });
   await app.register(campaignRoutes, { deps });
   await app.register(blastRoutes, { deps });
-  const monitor = new QueueMonitor(deps.nats, options.lagSampleMs ?? 15_000, (err) =>
-    app.log.warn({ err }, "queue lag sample failed"),
+  const monitor = new QueueMonitor(
+    deps.nats,
+    projectedPools(deps.projection),
+    options.lagSampleMs ?? 15_000,
+    (err) => app.log.warn({ err }, "queue lag sample failed"),
   );
   app.addHook("onReady", async () => monitor.start());
   app.addHook("onClose", async () => monitor.stop());

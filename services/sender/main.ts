@@ -23,7 +23,7 @@ import { NumberCheck } from "./numberCheck.ts";
 import { ReceiptRecorder } from "./receipts.ts";
 import { createSenderMetrics } from "./senderMetrics.ts";
 import { SendPacer } from "./sendPacer.ts";
-import { SessionSupervisor } from "./sessionSupervisor.ts";
+import { SessionSupervisor } from "./sessions/sessionSupervisor.ts";
 import { baileysTransport } from "./transports/baileys/baileysTransport.ts";
 import { claimAuthFence } from "./transports/baileys/redisAuthState.ts";
 import { parseNumberList, parseReplyTexts, simTransport } from "./transports/sim.ts";
@@ -80,6 +80,8 @@ const supervisor: SessionSupervisor = new SessionSupervisor({
   pacer: new SendPacer(redis, config.REDIS_PREFIX),
   numbers: new NumberCheck(redis, config.REDIS_PREFIX),
   ackWaitMs: config.SEND_ACK_WAIT_MS,
+  // A real account sends one message at a time, whatever its pacing says.
+  maxBatch: transport.name === "baileys" ? 1 : config.SEND_BATCH_MAX,
   log,
   claimFence: (sessionId, token) => claimAuthFence(redis, config.REDIS_PREFIX, sessionId, token),
   metrics,
@@ -99,6 +101,7 @@ log.info({ transport: transport.name, sessions: supervisor.owned }, "sender read
 onStopSignal(async (signal) => {
   log.info({ signal }, "sender draining");
   await supervisor.stop();
+  await leases.close();
   metricsServer?.close();
   await nats.nc.drain();
   redis.disconnect();

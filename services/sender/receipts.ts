@@ -1,14 +1,14 @@
 // Delivery receipts from recipients' phones become `recipient.delivered` / `recipient.read`
-// events. Our message id is derived from (blast, recipient); the sender remembers which it was so
-// a receipt that arrives hours later, on any sender, finds its recipient.
+// events. Our message id is derived from (blast, recipient); the claim stores which it was
+// (shared/redis/idempotency.ts) so a receipt that arrives hours later, on any sender, finds its
+// recipient.
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { BlastEvent } from "../../shared/domain/blast.ts";
 import type { Nats } from "../../shared/nats/connection.ts";
 import { appendEvents } from "../../shared/nats/eventLog.ts";
+import { appKeys } from "../../shared/redis/keys.ts";
 import type { ReceiptStatus } from "./transports/transport.ts";
-
-const TTL_SECONDS = 30 * 24 * 3600;
 
 export class ReceiptRecorder {
   constructor(
@@ -19,19 +19,14 @@ export class ReceiptRecorder {
   ) {}
 
   private key(messageId: string): string {
-    return `${this.prefix}msg:${messageId}`;
-  }
-
-  async remember(messageId: string, blastId: string, idx: number, phone: string): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(this.key(messageId), { blastId, idx: String(idx), phone })
-      .expire(this.key(messageId), TTL_SECONDS)
-      .exec();
+    return appKeys(this.prefix).sentMessage(messageId);
   }
 
   /** `to`, when the transport could name the sender, must be the number the message went to. */
-  async record(receipt: { messageId: string; to?: string; status: ReceiptStatus }): Promise<void> {
+  async record(
+    sessionId: string,
+    receipt: { messageId: string; to?: string; status: ReceiptStatus },
+  ): Promise<void> {
     const key = this.key(receipt.messageId);
     const sent = await this.redis.hmget(key, "blastId", "idx", "phone");
     const [blastId, idx, phone] = sent;
@@ -44,7 +39,7 @@ export class ReceiptRecorder {
       return;
     }
     const at = new Date().toISOString();
-    const data = { blastId, idx: Number(idx), phone, at };
+    const data = { blastId, idx: Number(idx), phone, at, sessionId };
     const events: BlastEvent[] = [];
     // WhatsApp can skip straight to "read" (or Baileys merges the two): a read message was
     // delivered too, so each recipient's log shows delivered before read, once each.

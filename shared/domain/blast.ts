@@ -1,50 +1,14 @@
 // A blast's life as a Decider: decide(command, state) -> events, evolve(state, event) -> state.
 // Pure and synchronous: the adapters load state, call decide, and append the events to the log.
+// A blast is sent by a pool of accounts (sessions); each account can be paused on its own (WhatsApp
+// restricted it, it was logged out) and the blast pauses only when no account in the pool can send.
+import type { BlastEvent, RecipientRef, SettledOutcome } from "../messages/blastEvents.ts";
 import type { PacingOverrides } from "./pacing.ts";
 import type { PlannedRecipient } from "./recipients.ts";
 
+export type { BlastEvent, BlastEventType, RecipientRef, SettledOutcome } from "../messages/blastEvents.ts";
+
 export type BlastStatus = "running" | "paused" | "cancelled" | "completed";
-
-export interface RecipientRef {
-  readonly idx: number;
-  readonly phone: string;
-  readonly name?: string;
-}
-
-export type BlastEvent =
-  | {
-      type: "blast.created";
-      data: {
-        blastId: string;
-        sessionId: string;
-        campaignId?: string;
-        template: string;
-        total: number;
-        rejected: number;
-        duplicates: number;
-        createdAt: string;
-        /** Pacing settings for this blast only, over the session's. */
-        pacing?: PacingOverrides;
-      };
-    }
-  | { type: "blast.recipients_added"; data: { blastId: string; recipients: RecipientRef[] } }
-  | {
-      type: "recipient.sent";
-      data: { blastId: string; idx: number; phone: string; messageId: string; at: string };
-    }
-  | {
-      type: "recipient.failed";
-      data: { blastId: string; idx: number; phone: string; reason: string; at: string };
-    }
-  | { type: "recipient.in_doubt"; data: { blastId: string; idx: number; phone: string; at: string } }
-  | { type: "recipient.delivered"; data: { blastId: string; idx: number; phone: string; at: string } }
-  | { type: "recipient.read"; data: { blastId: string; idx: number; phone: string; at: string } }
-  | { type: "blast.paused"; data: { blastId: string; reason: string; at: string } }
-  | { type: "blast.resumed"; data: { blastId: string; at: string } }
-  | { type: "blast.cancelled"; data: { blastId: string; at: string } }
-  | { type: "blast.completed"; data: { blastId: string; at: string } };
-
-export type BlastEventType = BlastEvent["type"];
 
 export type RecipientOutcome =
   { kind: "sent"; messageId: string } | { kind: "failed"; reason: string } | { kind: "in_doubt" };
@@ -53,7 +17,7 @@ export type BlastCommand =
   | {
       type: "create";
       blastId: string;
-      sessionId: string;
+      sessionIds: readonly string[];
       campaignId?: string;
       template: string;
       recipients: readonly PlannedRecipient[];
@@ -63,25 +27,53 @@ export type BlastCommand =
       now: Date;
     }
   | { type: "pause"; reason?: string; now: Date }
-  | { type: "resume"; now: Date }
+  /** Without `sessionId` the whole blast resumes, every paused account with it. */
+  | { type: "resume"; sessionId?: string; now: Date }
+  | { type: "pause_account"; sessionId: string; reason: string; now: Date }
   | { type: "cancel"; now: Date }
-  | { type: "record_outcome"; idx: number; phone: string; outcome: RecipientOutcome; now: Date }
+  | { type: "record_outcomes"; sessionId: string; outcomes: readonly SettledOutcome[]; now: Date }
   | { type: "record_receipt"; idx: number; phone: string; receipt: "delivered" | "read"; now: Date }
   | { type: "complete"; now: Date };
 
-export interface BlastCounts {
-  readonly total: number;
+export interface OutcomeCounts {
   readonly sent: number;
   readonly failed: number;
   readonly inDoubt: number;
+}
+
+export interface BlastCounts extends OutcomeCounts {
+  readonly total: number;
   /** Receipts from recipients' phones (the recorder logs "delivered" before "read" for each). */
   readonly delivered: number;
   readonly read: number;
 }
 
-export type BlastState =
-  | { readonly status: "none" }
-  | ({ readonly status: BlastStatus; readonly blastId: string; readonly sessionId: string } & BlastCounts);
+/**
+ * Which recipients already have an outcome or a receipt. Kept when a state is folded from the log
+ * so that a fact appended twice counts once, as the projection's bitmaps do; a state loaded from
+ * the projection carries the counts only.
+ */
+export interface RecipientMarks {
+  readonly settled: ReadonlySet<number>;
+  readonly delivered: ReadonlySet<number>;
+  readonly read: ReadonlySet<number>;
+}
+
+export interface ActiveBlastState extends BlastCounts {
+  readonly status: BlastStatus;
+  readonly blastId: string;
+  /** The pool, in the order given. */
+  readonly sessionIds: readonly string[];
+  /** Accounts of the pool that take no work from this blast, with the reason. */
+  readonly pausedAccounts: Readonly<Record<string, string>>;
+  /** The blast is paused because no account in its pool could send. */
+  readonly pausedByPool: boolean;
+  /** Outcomes per account of the pool. */
+  readonly bySession: Readonly<Record<string, OutcomeCounts>>;
+  readonly marks?: RecipientMarks;
+}
+
+export type BlastState = { readonly status: "none" } | ActiveBlastState;
 
 export const initialBlastState: BlastState = { status: "none" };
 
@@ -107,67 +99,145 @@ export function isTerminal(status: BlastState["status"]): boolean {
   return status === "cancelled" || status === "completed";
 }
 
-export function decide(command: BlastCommand, state: BlastState): BlastEvent[] {
-  const at = command.now.toISOString();
-  if (command.type === "create") {
-    if (state.status !== "none") throw new BlastError("conflict", `blast ${command.blastId} already exists`);
-    if (command.recipients.length === 0) throw new BlastError("invalid", "the blast has no valid recipients");
-    const { blastId } = command;
-    const events: BlastEvent[] = [
-      {
-        type: "blast.created",
-        data: {
-          blastId,
-          sessionId: command.sessionId,
-          ...(command.campaignId ? { campaignId: command.campaignId } : {}),
-          template: command.template,
-          total: command.recipients.length,
-          rejected: command.rejected,
-          duplicates: command.duplicates,
-          createdAt: at,
-          ...(command.pacing && Object.keys(command.pacing).length > 0 ? { pacing: command.pacing } : {}),
-        },
+/** The pool an event or a stored blast names: blasts from before pools name one account. */
+export function poolOf(data: { sessionIds?: readonly string[]; sessionId?: string }): string[] {
+  if (data.sessionIds && data.sessionIds.length > 0) return [...data.sessionIds];
+  return data.sessionId ? [data.sessionId] : [];
+}
+
+/** Accounts of the pool that may take this blast's work now. */
+export function sendingAccounts(state: ActiveBlastState): string[] {
+  return state.sessionIds.filter((id) => state.pausedAccounts[id] === undefined);
+}
+
+function decideCreate(command: Extract<BlastCommand, { type: "create" }>, state: BlastState): BlastEvent[] {
+  if (state.status !== "none") throw new BlastError("conflict", `blast ${command.blastId} already exists`);
+  if (command.recipients.length === 0) throw new BlastError("invalid", "the blast has no valid recipients");
+  if (command.sessionIds.length === 0) throw new BlastError("invalid", "the pool has no account");
+  if (new Set(command.sessionIds).size !== command.sessionIds.length) {
+    throw new BlastError("invalid", "an account is listed twice in the pool");
+  }
+  const { blastId } = command;
+  const events: BlastEvent[] = [
+    {
+      type: "blast.created",
+      data: {
+        blastId,
+        sessionIds: [...command.sessionIds],
+        ...(command.campaignId ? { campaignId: command.campaignId } : {}),
+        template: command.template,
+        total: command.recipients.length,
+        rejected: command.rejected,
+        duplicates: command.duplicates,
+        createdAt: command.now.toISOString(),
+        ...(command.pacing && Object.keys(command.pacing).length > 0 ? { pacing: command.pacing } : {}),
       },
-    ];
-    for (let start = 0; start < command.recipients.length; start += RECIPIENTS_PER_EVENT) {
-      const recipients = command.recipients
-        .slice(start, start + RECIPIENTS_PER_EVENT)
-        .map(({ idx, phone, name }) => (name ? { idx, phone, name } : { idx, phone }));
-      events.push({ type: "blast.recipients_added", data: { blastId, recipients } });
+    },
+  ];
+  for (let start = 0; start < command.recipients.length; start += RECIPIENTS_PER_EVENT) {
+    const recipients = command.recipients
+      .slice(start, start + RECIPIENTS_PER_EVENT)
+      .map(({ idx, phone, name }): RecipientRef => (name ? { idx, phone, name } : { idx, phone }));
+    events.push({ type: "blast.recipients_added", data: { blastId, recipients } });
+  }
+  return events;
+}
+
+function inPool(state: ActiveBlastState, sessionId: string): void {
+  if (!state.sessionIds.includes(sessionId)) {
+    throw new BlastError("invalid", `account ${sessionId} is not in the pool of blast ${state.blastId}`);
+  }
+}
+
+function decideResume(
+  command: Extract<BlastCommand, { type: "resume" }>,
+  state: ActiveBlastState,
+  at: string,
+): BlastEvent[] {
+  const { blastId } = state;
+  if (isTerminal(state.status)) throw new BlastError("conflict", `cannot resume a ${state.status} blast`);
+  const resumeAccount = (sessionId: string): BlastEvent => ({
+    type: "blast.account_resumed",
+    data: { blastId, sessionId, at },
+  });
+  if (command.sessionId !== undefined) {
+    const { sessionId } = command;
+    inPool(state, sessionId);
+    if (state.pausedAccounts[sessionId] === undefined) {
+      throw new BlastError("conflict", `account ${sessionId} is not paused on blast ${blastId}`);
     }
+    const events = [resumeAccount(sessionId)];
+    // The pool stopped the blast; an account back in it starts it again. A person's pause stays.
+    if (state.status === "paused" && state.pausedByPool)
+      events.push({ type: "blast.resumed", data: { blastId, at } });
     return events;
   }
+  const accounts = state.sessionIds.filter((id) => state.pausedAccounts[id] !== undefined).map(resumeAccount);
+  if (state.status === "paused") return [{ type: "blast.resumed", data: { blastId, at } }, ...accounts];
+  if (accounts.length === 0) throw new BlastError("conflict", `cannot resume a ${state.status} blast`);
+  return accounts;
+}
+
+function decidePauseAccount(
+  command: Extract<BlastCommand, { type: "pause_account" }>,
+  state: ActiveBlastState,
+  at: string,
+): BlastEvent[] {
+  const { blastId } = state;
+  const { sessionId, reason } = command;
+  inPool(state, sessionId);
+  // Nothing left to protect, or already out of the pool's rotation: a no-op, so a worker can
+  // pause its account on every blast it knows without checking each first.
+  if (isTerminal(state.status) || state.pausedAccounts[sessionId] !== undefined) return [];
+  const events: BlastEvent[] = [{ type: "blast.account_paused", data: { blastId, sessionId, reason, at } }];
+  const stillSending = sendingAccounts(state).filter((id) => id !== sessionId);
+  if (state.status === "running" && stillSending.length === 0) {
+    const why = state.sessionIds
+      .map((id) => `${id}: ${id === sessionId ? reason : (state.pausedAccounts[id] ?? "")}`)
+      .join("; ");
+    events.push({
+      type: "blast.paused",
+      data: { blastId, reason: `no account in the pool can send (${why})`, at, byPool: true },
+    });
+  }
+  return events;
+}
+
+export function decide(command: BlastCommand, state: BlastState): BlastEvent[] {
+  const at = command.now.toISOString();
+  if (command.type === "create") return decideCreate(command, state);
   if (state.status === "none") throw new BlastError("not_found", "blast not found");
   const { blastId } = state;
+  const known = (idx: number) => {
+    if (idx < 0 || idx >= state.total) {
+      throw new BlastError("invalid", `recipient ${idx} is not part of blast ${blastId}`);
+    }
+  };
   switch (command.type) {
     case "pause":
       if (state.status !== "running")
         throw new BlastError("conflict", `cannot pause a ${state.status} blast`);
       return [{ type: "blast.paused", data: { blastId, reason: command.reason ?? "paused by user", at } }];
     case "resume":
-      if (state.status !== "paused")
-        throw new BlastError("conflict", `cannot resume a ${state.status} blast`);
-      return [{ type: "blast.resumed", data: { blastId, at } }];
+      return decideResume(command, state, at);
+    case "pause_account":
+      return decidePauseAccount(command, state, at);
     case "cancel":
       if (isTerminal(state.status)) throw new BlastError("conflict", `cannot cancel a ${state.status} blast`);
       return [{ type: "blast.cancelled", data: { blastId, at } }];
-    case "record_outcome": {
-      if (command.idx < 0 || command.idx >= state.total) {
-        throw new BlastError("invalid", `recipient ${command.idx} is not part of blast ${blastId}`);
-      }
-      const { idx, phone, outcome } = command;
-      if (outcome.kind === "sent") {
-        return [{ type: "recipient.sent", data: { blastId, idx, phone, messageId: outcome.messageId, at } }];
-      }
-      if (outcome.kind === "failed") {
-        return [{ type: "recipient.failed", data: { blastId, idx, phone, reason: outcome.reason, at } }];
-      }
-      return [{ type: "recipient.in_doubt", data: { blastId, idx, phone, at } }];
+    case "record_outcomes": {
+      // An outcome is a fact about a send that happened: it is logged after a cancel too.
+      if (command.outcomes.length === 0) throw new BlastError("invalid", "no outcomes to record");
+      for (const outcome of command.outcomes) known(outcome.idx);
+      return [
+        {
+          type: "recipients.settled",
+          data: { blastId, sessionId: command.sessionId, at, outcomes: [...command.outcomes] },
+        },
+      ];
     }
     case "record_receipt": {
-      if (command.idx < 0 || command.idx >= state.total) {
-        throw new BlastError("invalid", `recipient ${command.idx} is not part of blast ${blastId}`);
-      }
+      known(command.idx);
       const data = { blastId, idx: command.idx, phone: command.phone, at };
       return [
         command.receipt === "read" ? { type: "recipient.read", data } : { type: "recipient.delivered", data },
@@ -185,43 +255,109 @@ export function decide(command: BlastCommand, state: BlastState): BlastEvent[] {
   }
 }
 
+/** The outcome of a recipient as `recipients.settled` carries it. */
+export function settledOutcome(idx: number, phone: string, outcome: RecipientOutcome): SettledOutcome {
+  if (outcome.kind === "sent") return { idx, phone, kind: "sent", messageId: outcome.messageId };
+  if (outcome.kind === "failed") return { idx, phone, kind: "failed", reason: outcome.reason };
+  return { idx, phone, kind: "in_doubt" };
+}
+
+const countField = { sent: "sent", failed: "failed", in_doubt: "inDoubt" } as const;
+
+/** Adds outcomes to the counts, skipping recipients the marks say have settled already. */
+function settle(
+  state: ActiveBlastState,
+  sessionId: string,
+  outcomes: ReadonlyArray<{ idx: number; kind: SettledOutcome["kind"] }>,
+): ActiveBlastState {
+  const settled = state.marks ? new Set(state.marks.settled) : undefined;
+  const counts = { sent: state.sent, failed: state.failed, inDoubt: state.inDoubt };
+  const account = { ...(state.bySession[sessionId] ?? { sent: 0, failed: 0, inDoubt: 0 }) };
+  for (const { idx, kind } of outcomes) {
+    if (settled) {
+      if (settled.has(idx)) continue;
+      settled.add(idx);
+    }
+    counts[countField[kind]]++;
+    account[countField[kind]]++;
+  }
+  return {
+    ...state,
+    ...counts,
+    bySession: { ...state.bySession, [sessionId]: account },
+    ...(state.marks && settled ? { marks: { ...state.marks, settled } } : {}),
+  };
+}
+
+function receipt(state: ActiveBlastState, idx: number, kind: "delivered" | "read"): ActiveBlastState {
+  if (!state.marks) return { ...state, [kind]: state[kind] + 1 };
+  if (state.marks[kind].has(idx)) return state;
+  return {
+    ...state,
+    [kind]: state[kind] + 1,
+    marks: { ...state.marks, [kind]: new Set(state.marks[kind]).add(idx) },
+  };
+}
+
 /**
- * Counts assume each recipient's outcome appears once; the log guarantees that within its dedupe
- * window and the Redis projection guards it per recipient beyond that.
+ * One fold of the log. The projection's Lua (shared/redis/projection.ts) and the results fold
+ * (services/gateway/blasts/blastResults.ts) apply the same rules; a property test feeds all three
+ * the same random logs and compares.
  */
 export function evolve(state: BlastState, event: BlastEvent): BlastState {
   if (event.type === "blast.created") {
-    const { blastId, sessionId, total } = event.data;
+    if (state.status !== "none") return state;
     return {
       status: "running",
-      blastId,
-      sessionId,
-      total,
+      blastId: event.data.blastId,
+      sessionIds: poolOf(event.data),
+      pausedAccounts: {},
+      pausedByPool: false,
+      bySession: {},
+      total: event.data.total,
       sent: 0,
       failed: 0,
       inDoubt: 0,
       delivered: 0,
       read: 0,
+      marks: { settled: new Set(), delivered: new Set(), read: new Set() },
     };
   }
   if (state.status === "none") return state;
+  // Outcomes logged before pools belong to the blast's one account.
+  const home = state.sessionIds[0] ?? "";
   switch (event.type) {
     case "blast.recipients_added":
       return state;
+    case "recipients.settled":
+      return settle(state, event.data.sessionId, event.data.outcomes);
     case "recipient.sent":
-      return { ...state, sent: state.sent + 1 };
+      return settle(state, home, [{ idx: event.data.idx, kind: "sent" }]);
     case "recipient.failed":
-      return { ...state, failed: state.failed + 1 };
+      return settle(state, home, [{ idx: event.data.idx, kind: "failed" }]);
     case "recipient.in_doubt":
-      return { ...state, inDoubt: state.inDoubt + 1 };
+      return settle(state, home, [{ idx: event.data.idx, kind: "in_doubt" }]);
     case "recipient.delivered":
-      return { ...state, delivered: state.delivered + 1 };
+      return receipt(state, event.data.idx, "delivered");
     case "recipient.read":
-      return { ...state, read: state.read + 1 };
+      return receipt(state, event.data.idx, "read");
     case "blast.paused":
-      return state.status === "running" ? { ...state, status: "paused" } : state;
+      return state.status === "running"
+        ? { ...state, status: "paused", pausedByPool: event.data.byPool === true }
+        : state;
     case "blast.resumed":
-      return state.status === "paused" ? { ...state, status: "running" } : state;
+      return state.status === "paused" ? { ...state, status: "running", pausedByPool: false } : state;
+    case "blast.account_paused":
+      if (isTerminal(state.status)) return state;
+      return {
+        ...state,
+        pausedAccounts: { ...state.pausedAccounts, [event.data.sessionId]: event.data.reason },
+      };
+    case "blast.account_resumed": {
+      if (isTerminal(state.status)) return state;
+      const { [event.data.sessionId]: _resumed, ...others } = state.pausedAccounts;
+      return { ...state, pausedAccounts: others };
+    }
     case "blast.cancelled":
     case "blast.completed":
       // Terminal states absorb later lifecycle facts: two commands decided on the same state
@@ -237,15 +373,28 @@ export function foldBlast(events: Iterable<BlastEvent>, state: BlastState = init
   return current;
 }
 
+export interface AccountProgress extends OutcomeCounts {
+  /** Why this account takes no work from the blast, when it does not. */
+  readonly paused?: string;
+}
+
 /** What a watcher sees: pending is what is still to be attempted (0 once cancelled). */
 export interface BlastProgress extends BlastCounts {
   readonly blastId: string;
   readonly status: BlastStatus;
   readonly pending: number;
+  readonly sessionIds: string[];
+  readonly bySession: Readonly<Record<string, AccountProgress>>;
 }
 
-export function progressOf(state: Exclude<BlastState, { status: "none" }>): BlastProgress {
+export function progressOf(state: ActiveBlastState): BlastProgress {
   const remaining = Math.max(0, state.total - settledCount(state));
+  const bySession: Record<string, AccountProgress> = {};
+  for (const sessionId of state.sessionIds) {
+    const counts = state.bySession[sessionId] ?? { sent: 0, failed: 0, inDoubt: 0 };
+    const paused = state.pausedAccounts[sessionId];
+    bySession[sessionId] = paused === undefined ? { ...counts } : { ...counts, paused };
+  }
   return {
     blastId: state.blastId,
     status: state.status,
@@ -256,5 +405,7 @@ export function progressOf(state: Exclude<BlastState, { status: "none" }>): Blas
     delivered: state.delivered,
     read: state.read,
     pending: state.status === "cancelled" ? 0 : remaining,
+    sessionIds: [...state.sessionIds],
+    bySession,
   };
 }

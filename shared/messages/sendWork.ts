@@ -1,10 +1,12 @@
-// One recipient's send work, published on `send.<sessionId>.<blastId>` in the SEND_WORK stream.
+// One recipient's send work, published on `send.pool.<blastId>` in the SEND_WORK stream and taken
+// by whichever account of the blast's pool pulls it.
 import { Type, type Static } from "typebox";
 import { Value } from "typebox/value";
 
 export const SendWorkSchema = Type.Object({
   blastId: Type.String(),
-  sessionId: Type.String(),
+  /** Set by blasts queued before pools, which went to one account. */
+  sessionId: Type.Optional(Type.String()),
   idx: Type.Integer({ minimum: 0 }),
   phone: Type.String(),
   text: Type.String(),

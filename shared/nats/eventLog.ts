@@ -1,11 +1,8 @@
 // The blast event log: appends with message ids (so a retried publish is stored once) and reads a
 // blast's history, or the whole log, in order.
 import { DeliverPolicy, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
-import type { BlastEvent } from "../domain/blast.ts";
+import { decodeBlastEvent, encodeBlastEvent, type BlastEvent } from "../messages/blastEvents.ts";
 import { BLAST_EVENTS, eventMsgId, subjects } from "./topology.ts";
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 export function msgIdOf(event: BlastEvent, chunk = 0): string | undefined {
   const { blastId } = event.data;
@@ -16,6 +13,11 @@ export function msgIdOf(event: BlastEvent, chunk = 0): string | undefined {
       return eventMsgId.lifecycle(blastId, event.type);
     case "blast.recipients_added":
       return eventMsgId.recipients(blastId, chunk);
+    case "recipients.settled":
+      return eventMsgId.outcomes(
+        blastId,
+        event.data.outcomes.map((o) => o.idx),
+      );
     case "recipient.sent":
     case "recipient.failed":
     case "recipient.in_doubt":
@@ -26,18 +28,15 @@ export function msgIdOf(event: BlastEvent, chunk = 0): string | undefined {
       return eventMsgId.receipt(blastId, event.data.idx, "read");
     case "blast.paused":
     case "blast.resumed":
-      // A blast can be paused and resumed many times: each one is a new fact.
+    case "blast.account_paused":
+    case "blast.account_resumed":
+      // A blast or an account can be paused and resumed many times: each one is a new fact.
       return undefined;
   }
 }
 
-export function encodeEvent(event: BlastEvent): Uint8Array {
-  return encoder.encode(JSON.stringify(event));
-}
-
-export function decodeEvent(data: Uint8Array): BlastEvent {
-  return JSON.parse(decoder.decode(data)) as BlastEvent;
-}
+export const encodeEvent = encodeBlastEvent;
+export const decodeEvent = decodeBlastEvent;
 
 /** Appends in order, waiting for each to be stored; returns the stream sequence of each. */
 export async function appendEvents(js: JetStreamClient, events: readonly BlastEvent[]): Promise<number[]> {

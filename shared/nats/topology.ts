@@ -1,6 +1,8 @@
 // Every stream, subject and consumer name, defined once. Subjects read like paths:
 // <area>.<id>.<what>. Ids are validated (shared/domain/ids.ts) before they reach this module.
-import type { BlastEventType } from "../domain/blast.ts";
+import { createHash } from "node:crypto";
+import { AckPolicy } from "@nats-io/jetstream";
+import type { BlastEventType } from "../messages/blastEvents.ts";
 
 export const BLAST_EVENTS = "BLAST_EVENTS";
 export const SEND_WORK = "SEND_WORK";
@@ -12,6 +14,7 @@ export const SENDER_PRESENCE = "sender_presence";
 const blastEventSuffix: Record<BlastEventType, string> = {
   "blast.created": "created",
   "blast.recipients_added": "recipients",
+  "recipients.settled": "settled",
   "recipient.sent": "sent",
   "recipient.failed": "failed",
   "recipient.in_doubt": "in_doubt",
@@ -19,6 +22,8 @@ const blastEventSuffix: Record<BlastEventType, string> = {
   "recipient.read": "read",
   "blast.paused": "paused",
   "blast.resumed": "resumed",
+  "blast.account_paused": "account_paused",
+  "blast.account_resumed": "account_resumed",
   "blast.cancelled": "cancelled",
   "blast.completed": "completed",
 };
@@ -28,9 +33,13 @@ export const subjects = {
   blastEvent: (blastId: string, type: BlastEventType) => `blast.${blastId}.${blastEventSuffix[type]}`,
   blastHistory: (blastId: string) => `blast.${blastId}.>`,
   allBlastEvents: "blast.>",
-  /** Send work for one blast on one WhatsApp session. */
-  sendWork: (sessionId: string, blastId: string) => `send.${sessionId}.${blastId}`,
-  sessionWork: (sessionId: string) => `send.${sessionId}.>`,
+  /** Send work for one blast, taken by whichever account of its pool pulls it. */
+  sendWork: (blastId: string) => `send.pool.${blastId}`,
+  /**
+   * Everything queued for one blast: its pooled work, and the work of a blast queued before pools
+   * on `send.<sessionId>.<blastId>` (block ids are unique, so the wildcard matches no other blast).
+   */
+  blastWork: (blastId: string) => `send.*.${blastId}`,
   allSendWork: "send.>",
   /** Session facts (status, qr) kept briefly in SESSION_EVENTS and relayed to WebSockets. */
   sessionEvent: (sessionId: string, what: "status" | "qr") => `session.${sessionId}.${what}`,
@@ -45,12 +54,33 @@ export const subjects = {
   allBlastProgress: "progress.*",
 } as const;
 
-/** One durable pull consumer per blast, filtered to that blast's work on its session. */
+/** One durable pull consumer per blast, shared by every account of its pool. */
 export const sendWorkConsumer = (blastId: string) => `send-${blastId}`;
+
+/**
+ * The blast's consumer. Explicit acks, redelivered after `ackWaitMs` if a sender dies, never given
+ * up on. `inFlight` bounds the messages out at once over the whole pool: one per paced account (a
+ * crash leaves at most that one recipient in doubt), a batch per unpaced one.
+ */
+export function sendWorkConsumerConfig(blastId: string, ackWaitMs: number, inFlight: number) {
+  return {
+    durable_name: sendWorkConsumer(blastId),
+    filter_subject: subjects.blastWork(blastId),
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: ackWaitMs * 1_000_000,
+    max_deliver: -1,
+    max_ack_pending: inFlight,
+  };
+}
 
 /** Event message ids make publishes idempotent within the stream's duplicate window. */
 export const eventMsgId = {
   outcome: (blastId: string, idx: number) => `${blastId}.r${idx}`,
+  /** The same batch appended again (a retry) is stored once; a different batch is a new message. */
+  outcomes: (blastId: string, idxs: readonly number[]) =>
+    idxs.length === 1
+      ? `${blastId}.r${idxs[0]}`
+      : `${blastId}.r${idxs[0]}+${idxs.length}.${createHash("sha256").update(idxs.join(",")).digest("hex").slice(0, 16)}`,
   lifecycle: (blastId: string, what: string) => `${blastId}.${what}`,
   recipients: (blastId: string, chunk: number) => `${blastId}.recipients.${chunk}`,
   receipt: (blastId: string, idx: number, what: "delivered" | "read") => `${blastId}.${what}${idx}`,

@@ -1,19 +1,33 @@
 // One record per (blast, recipient), claimed before the send and settled after it. A record found
 // claimed but never settled means a sender died mid-send: the message may or may not have left,
-// so it is reported in doubt and never sent again.
+// so it is reported in doubt and never sent again. A batch of recipients is claimed in one round
+// trip, together with the receipt mapping of each message (which must exist before the send, so
+// that an early receipt finds its recipient); later per-recipient checks join this same script.
 import type { Redis } from "ioredis";
 import type { RecipientOutcome } from "../domain/blast.ts";
 import { appKeys } from "./keys.ts";
 
 const RECORD_TTL_SECONDS = 90 * 24 * 3600;
+const RECEIPT_TTL_SECONDS = 30 * 24 * 3600;
 
+// KEYS[1]: the blast's records; KEYS[1 + i]: recipient i's message mapping.
+// ARGV: record json, record ttl, mapping ttl, blastId, then (idx, phone) per recipient.
 const CLAIM_SCRIPT = `
-local created = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
-if created == 1 then
-  redis.call('EXPIRE', KEYS[1], ARGV[3])
-  return {1, ARGV[2]}
+local replies = {}
+local n = (#ARGV - 4) / 2
+for i = 1, n do
+  local idx, phone = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
+  if redis.call('HSETNX', KEYS[1], idx, ARGV[1]) == 1 then
+    local mapping = KEYS[1 + i]
+    redis.call('HSET', mapping, 'blastId', ARGV[4], 'idx', idx, 'phone', phone)
+    redis.call('EXPIRE', mapping, ARGV[3])
+    replies[i] = ''
+  else
+    replies[i] = redis.call('HGET', KEYS[1], idx)
+  end
 end
-return {0, redis.call('HGET', KEYS[1], ARGV[1])}
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return replies
 `;
 
 export type ClaimResult =
@@ -21,8 +35,15 @@ export type ClaimResult =
   | { kind: "in_flight"; owner: string; since: number }
   | { kind: "settled"; outcome: RecipientOutcome };
 
+export interface ClaimRequest {
+  readonly idx: number;
+  readonly phone: string;
+  /** Our WhatsApp message id for this recipient. */
+  readonly messageId: string;
+}
+
 type ScriptRedis = Redis & {
-  claimRecipient(key: string, ...args: (string | number)[]): Promise<[number, string]>;
+  claimRecipients(numberOfKeys: number, ...args: (string | number)[]): Promise<string[]>;
 };
 
 interface ClaimRecord {
@@ -41,29 +62,66 @@ export class IdempotencyRecords {
   private readonly keys: ReturnType<typeof appKeys>;
 
   constructor(redis: Redis, prefix: string) {
-    if (!("claimRecipient" in redis))
-      redis.defineCommand("claimRecipient", { numberOfKeys: 1, lua: CLAIM_SCRIPT });
+    if (!("claimRecipients" in redis)) redis.defineCommand("claimRecipients", { lua: CLAIM_SCRIPT });
     this.redis = redis as ScriptRedis;
     this.keys = appKeys(prefix);
   }
 
-  async claim(blastId: string, idx: number, owner: string, now = Date.now()): Promise<ClaimResult> {
+  /** Claims every recipient of the batch (all of one blast) in one round trip, in order. */
+  async claimAll(
+    blastId: string,
+    requests: readonly ClaimRequest[],
+    owner: string,
+    now = Date.now(),
+  ): Promise<ClaimResult[]> {
+    if (requests.length === 0) return [];
     const record: ClaimRecord = { state: "claimed", owner, at: now };
-    const [created, stored] = await this.redis.claimRecipient(
-      this.keys.idempotency(blastId),
-      idx,
+    const keys = [this.keys.idempotency(blastId), ...requests.map((r) => this.keys.sentMessage(r.messageId))];
+    const args: (string | number)[] = [
       JSON.stringify(record),
       RECORD_TTL_SECONDS,
-    );
-    if (created === 1) return { kind: "claimed" };
-    const existing = JSON.parse(stored) as ClaimRecord | SettledRecord;
-    if (existing.state === "settled") return { kind: "settled", outcome: existing.outcome };
-    return { kind: "in_flight", owner: existing.owner, since: existing.at };
+      RECEIPT_TTL_SECONDS,
+      blastId,
+    ];
+    for (const r of requests) args.push(r.idx, r.phone);
+    const replies = await this.redis.claimRecipients(keys.length, ...keys, ...args);
+    return replies.map((stored): ClaimResult => {
+      if (stored === "") return { kind: "claimed" };
+      const existing = JSON.parse(stored) as ClaimRecord | SettledRecord;
+      if (existing.state === "settled") return { kind: "settled", outcome: existing.outcome };
+      return { kind: "in_flight", owner: existing.owner, since: existing.at };
+    });
   }
 
-  async settle(blastId: string, idx: number, outcome: RecipientOutcome, now = Date.now()): Promise<void> {
-    const record: SettledRecord = { state: "settled", outcome, at: now };
-    await this.redis.hset(this.keys.idempotency(blastId), String(idx), JSON.stringify(record));
+  async claim(blastId: string, idx: number, owner: string, now = Date.now()): Promise<ClaimResult> {
+    const [result] = await this.claimAll(
+      blastId,
+      [{ idx, phone: "", messageId: `probe-${blastId}-${idx}` }],
+      owner,
+      now,
+    );
+    if (!result) throw new Error("no claim reply");
+    return result;
+  }
+
+  /** Stores the outcome of each recipient (all of one blast) in one write. */
+  async settleAll(
+    blastId: string,
+    outcomes: ReadonlyArray<{ idx: number; outcome: RecipientOutcome }>,
+    now = Date.now(),
+  ): Promise<void> {
+    if (outcomes.length === 0) return;
+    const fields: Record<string, string> = {};
+    for (const { idx, outcome } of outcomes) {
+      const record: SettledRecord = { state: "settled", outcome, at: now };
+      fields[String(idx)] = JSON.stringify(record);
+    }
+    await this.redis.hset(this.keys.idempotency(blastId), fields);
+  }
+
+  /** Forgets the claims of recipients that were never sent, so they can be claimed again. */
+  async releaseAll(blastId: string, idxs: readonly number[]): Promise<void> {
+    if (idxs.length > 0) await this.redis.hdel(this.keys.idempotency(blastId), ...idxs.map(String));
   }
 
   async count(blastId: string): Promise<number> {

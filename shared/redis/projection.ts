@@ -1,13 +1,25 @@
 // Redis counters as a projection of the event log. Each event is applied by one Lua script that
 // checks and advances the last applied stream sequence in the same step, so a crash or a replay
 // never applies an event twice; a per-recipient bit guards outcomes that reach the log twice
-// (a retry after the log's dedupe window).
+// (a retry after the log's dedupe window). The rules are `evolve`'s (shared/domain/blast.ts); a
+// property test checks both folds agree on random logs.
 import type { Redis } from "ioredis";
-import type { BlastEvent, BlastProgress, BlastState, BlastStatus } from "../domain/blast.ts";
-import { progressOf } from "../domain/blast.ts";
+import {
+  poolOf,
+  progressOf,
+  type ActiveBlastState,
+  type BlastEvent,
+  type BlastProgress,
+  type BlastState,
+  type BlastStatus,
+  type OutcomeCounts,
+} from "../domain/blast.ts";
 import type { PacingOverrides } from "../domain/pacing.ts";
 import { projectionKeys, type ProjectionKeys } from "./keys.ts";
 
+// Blast hash fields: status, total, sent, failed, inDoubt, delivered, read, pool (JSON), meta,
+// createdAt, updatedAt, reason, pausedByPool, `acct:<sessionId>` (why that account is paused on
+// this blast) and `by:<sessionId>:<outcome>` (outcomes per account).
 const APPLY_SCRIPT = `
 local root, seq, floor, kind, blastId = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local seqKey = root .. 'seq'
@@ -17,42 +29,74 @@ local last = tonumber(redis.call('GET', seqKey) or '0')
 if last < floor then return {-1, tostring(last)} end
 local blastKey = root .. 'blast:' .. blastId
 local function snapshot(applied)
-  local v = redis.call('HMGET', blastKey, 'status', 'total', 'sent', 'failed', 'inDoubt', 'sessionId', 'delivered', 'read')
-  return {applied, v[1] or '', v[2] or '0', v[3] or '0', v[4] or '0', v[5] or '0', v[6] or '', v[7] or '0', v[8] or '0'}
+  return {applied, redis.call('HGETALL', blastKey)}
 end
 if seq <= last then return snapshot(0) end
 redis.call('SET', seqKey, seq)
 local exists = redis.call('EXISTS', blastKey) == 1
 if kind == 'created' then
   if exists then return snapshot(0) end
-  redis.call('HSET', blastKey, 'blastId', blastId, 'sessionId', ARGV[6], 'status', 'running',
+  local pool = cjson.decode(ARGV[6])
+  redis.call('HSET', blastKey, 'blastId', blastId, 'sessionId', pool[1], 'pool', ARGV[6], 'status', 'running',
     'total', ARGV[7], 'sent', 0, 'failed', 0, 'inDoubt', 0, 'delivered', 0, 'read', 0,
-    'meta', ARGV[8], 'createdAt', ARGV[9], 'updatedAt', ARGV[9], 'reason', '')
+    'meta', ARGV[8], 'createdAt', ARGV[9], 'updatedAt', ARGV[9], 'reason', '', 'pausedByPool', '')
   redis.call('ZADD', root .. 'blasts', ARGV[10], blastId)
-  redis.call('SADD', root .. 'session:' .. ARGV[6] .. ':blasts', blastId)
+  for _, sessionId in ipairs(pool) do
+    redis.call('SADD', root .. 'session:' .. sessionId .. ':blasts', blastId)
+  end
   return snapshot(1)
 end
 if not exists then return snapshot(0) end
-if kind == 'outcome' then
-  if redis.call('SETBIT', blastKey .. ':settled', ARGV[6], 1) == 1 then return snapshot(0) end
-  redis.call('HINCRBY', blastKey, ARGV[7], 1)
-  if ARGV[8] ~= '' then redis.call('HSET', blastKey .. ':failures', ARGV[6], ARGV[8]) end
-  redis.call('HSET', blastKey, 'updatedAt', ARGV[9])
+local function home()
+  return redis.call('HGET', blastKey, 'sessionId')
+end
+local status = redis.call('HGET', blastKey, 'status')
+local terminal = status == 'cancelled' or status == 'completed'
+if kind == 'outcomes' then
+  local sessionId = ARGV[6]
+  if sessionId == '' then sessionId = home() end
+  local counted = 0
+  for i = 8, #ARGV, 3 do
+    if redis.call('SETBIT', blastKey .. ':settled', ARGV[i], 1) == 0 then
+      local field = ARGV[i + 1]
+      redis.call('HINCRBY', blastKey, field, 1)
+      redis.call('HINCRBY', blastKey, 'by:' .. sessionId .. ':' .. field, 1)
+      redis.call('HINCRBY', root .. 'totals', sessionId .. ':' .. field, 1)
+      if ARGV[i + 2] ~= '' then redis.call('HSET', blastKey .. ':failures', ARGV[i], ARGV[i + 2]) end
+      counted = counted + 1
+    end
+  end
+  if counted == 0 then return snapshot(0) end
+  redis.call('HSET', blastKey, 'updatedAt', ARGV[7])
   return snapshot(1)
 end
 if kind == 'receipt' then
   if redis.call('SETBIT', blastKey .. ':' .. ARGV[7], ARGV[6], 1) == 1 then return snapshot(0) end
   redis.call('HINCRBY', blastKey, ARGV[7], 1)
+  local sessionId = ARGV[8]
+  if sessionId == '' then sessionId = home() end
+  redis.call('HINCRBY', root .. 'totals', sessionId .. ':' .. ARGV[7], 1)
   return snapshot(1)
 end
 if kind == 'status' then
-  local current = redis.call('HGET', blastKey, 'status')
   local to, from = ARGV[6], ARGV[7]
-  if current == 'cancelled' or current == 'completed' then return snapshot(0) end
-  if from ~= '' and from ~= current then return snapshot(0) end
-  redis.call('HSET', blastKey, 'status', to, 'updatedAt', ARGV[8], 'reason', ARGV[9])
+  if terminal then return snapshot(0) end
+  if from ~= '' and from ~= status then return snapshot(0) end
+  redis.call('HSET', blastKey, 'status', to, 'updatedAt', ARGV[8], 'reason', ARGV[9], 'pausedByPool', ARGV[10])
   if to == 'cancelled' or to == 'completed' then
-    redis.call('SREM', root .. 'session:' .. redis.call('HGET', blastKey, 'sessionId') .. ':blasts', blastId)
+    for _, sessionId in ipairs(cjson.decode(redis.call('HGET', blastKey, 'pool'))) do
+      redis.call('SREM', root .. 'session:' .. sessionId .. ':blasts', blastId)
+    end
+  end
+  return snapshot(1)
+end
+if kind == 'account' then
+  if terminal then return snapshot(0) end
+  if ARGV[6] == 'pause' then
+    redis.call('HSET', blastKey, 'acct:' .. ARGV[7], ARGV[8], 'updatedAt', ARGV[9])
+  else
+    redis.call('HDEL', blastKey, 'acct:' .. ARGV[7])
+    redis.call('HSET', blastKey, 'updatedAt', ARGV[9])
   end
   return snapshot(1)
 end
@@ -64,14 +108,14 @@ export interface ApplyResult {
   /** Set when Redis is behind `floor`: the last sequence it still has. Nothing was applied. */
   readonly behindAt?: number;
   readonly progress?: BlastProgress;
-  readonly sessionId?: string;
 }
 
 type ScriptRedis = Redis & {
-  applyBlastEvent(...args: (string | number)[]): Promise<[number, ...string[]]>;
+  applyBlastEvent(...args: (string | number)[]): Promise<[number, string[] | string]>;
 };
 
 export interface BlastSummary extends BlastProgress {
+  /** The first account of the pool (what blasts named before pools). */
   readonly sessionId: string;
   readonly campaignId?: string;
   readonly template: string;
@@ -87,6 +131,17 @@ export interface FailedRecipient {
   readonly phone: string;
   readonly reason: string;
 }
+
+/** A blast with work for one account: what that account's worker needs to choose and pull. */
+export interface BlastForAccount {
+  readonly blastId: string;
+  readonly status: BlastStatus;
+  readonly poolSize: number;
+  /** Why this account takes no work from the blast, when it does not. */
+  readonly accountPaused?: string;
+}
+
+const outcomeField = { sent: "sent", failed: "failed", in_doubt: "inDoubt" } as const;
 
 export class BlastProjection {
   readonly keys: ProjectionKeys;
@@ -116,55 +171,74 @@ export class BlastProjection {
    */
   async apply(seq: number, event: BlastEvent, floor = 0): Promise<ApplyResult> {
     const args = this.argsFor(event);
-    const reply = await this.redis.applyBlastEvent(this.keys.root, seq, floor, ...args);
-    const [applied, status, total, sent, failed, inDoubt, sessionId, delivered, read] = reply;
-    if (applied === -1) return { applied: false, behindAt: Number(status) };
-    if (!status) return { applied: applied === 1 };
-    const state: BlastState = {
-      status: status as BlastStatus,
-      blastId: event.data.blastId,
-      sessionId: sessionId ?? "",
-      total: Number(total),
-      sent: Number(sent),
-      failed: Number(failed),
-      inDoubt: Number(inDoubt),
-      delivered: Number(delivered),
-      read: Number(read),
-    };
-    return { applied: applied === 1, progress: progressOf(state), sessionId: state.sessionId };
+    const [applied, fields] = await this.redis.applyBlastEvent(this.keys.root, seq, floor, ...args);
+    if (applied === -1) return { applied: false, behindAt: Number(fields) };
+    const h = typeof fields === "string" ? {} : hashOf(fields);
+    if (!h.status) return { applied: applied === 1 };
+    return { applied: applied === 1, progress: progressOf(stateOf(event.data.blastId, h)) };
   }
 
   private argsFor(event: BlastEvent): (string | number)[] {
     const { blastId } = event.data;
     switch (event.type) {
       case "blast.created": {
-        const { sessionId, total, campaignId, template, rejected, duplicates, createdAt, pacing } =
-          event.data;
+        const { total, campaignId, template, rejected, duplicates, createdAt, pacing } = event.data;
         const meta = JSON.stringify({ campaignId, template, rejected, duplicates, pacing });
-        return ["created", blastId, sessionId, total, meta, createdAt, Date.parse(createdAt)];
+        const pool = JSON.stringify(poolOf(event.data));
+        return ["created", blastId, pool, total, meta, createdAt, Date.parse(createdAt)];
+      }
+      case "recipients.settled": {
+        const args: (string | number)[] = ["outcomes", blastId, event.data.sessionId, event.data.at];
+        for (const o of event.data.outcomes) args.push(...outcomeArgs(o.idx, o.kind, o.phone, failureOf(o)));
+        return args;
       }
       case "recipient.sent":
-        return ["outcome", blastId, event.data.idx, "sent", "", event.data.at];
-      case "recipient.failed": {
-        const failure = JSON.stringify({ phone: event.data.phone, reason: event.data.reason });
-        return ["outcome", blastId, event.data.idx, "failed", failure, event.data.at];
-      }
-      case "recipient.in_doubt": {
-        const failure = JSON.stringify({ phone: event.data.phone, reason: "in_doubt" });
-        return ["outcome", blastId, event.data.idx, "inDoubt", failure, event.data.at];
-      }
+        return ["outcomes", blastId, "", event.data.at, ...outcomeArgs(event.data.idx, "sent", "", "")];
+      case "recipient.failed":
+        return [
+          "outcomes",
+          blastId,
+          "",
+          event.data.at,
+          ...outcomeArgs(event.data.idx, "failed", event.data.phone, event.data.reason),
+        ];
+      case "recipient.in_doubt":
+        return [
+          "outcomes",
+          blastId,
+          "",
+          event.data.at,
+          ...outcomeArgs(event.data.idx, "in_doubt", event.data.phone, "in_doubt"),
+        ];
       case "recipient.delivered":
-        return ["receipt", blastId, event.data.idx, "delivered"];
       case "recipient.read":
-        return ["receipt", blastId, event.data.idx, "read"];
+        return [
+          "receipt",
+          blastId,
+          event.data.idx,
+          event.type === "recipient.read" ? "read" : "delivered",
+          event.data.sessionId ?? "",
+        ];
       case "blast.paused":
-        return ["status", blastId, "paused", "running", event.data.at, event.data.reason];
+        return [
+          "status",
+          blastId,
+          "paused",
+          "running",
+          event.data.at,
+          event.data.reason,
+          event.data.byPool ? "1" : "",
+        ];
       case "blast.resumed":
-        return ["status", blastId, "running", "paused", event.data.at, ""];
+        return ["status", blastId, "running", "paused", event.data.at, "", ""];
       case "blast.cancelled":
-        return ["status", blastId, "cancelled", "", event.data.at, ""];
+        return ["status", blastId, "cancelled", "", event.data.at, "", ""];
       case "blast.completed":
-        return ["status", blastId, "completed", "", event.data.at, ""];
+        return ["status", blastId, "completed", "", event.data.at, "", ""];
+      case "blast.account_paused":
+        return ["account", blastId, "pause", event.data.sessionId, event.data.reason, event.data.at];
+      case "blast.account_resumed":
+        return ["account", blastId, "resume", event.data.sessionId, "", event.data.at];
       case "blast.recipients_added":
         return ["recipients", blastId];
     }
@@ -187,7 +261,7 @@ export class BlastProjection {
     const progress = progressOf(stateOf(blastId, h));
     return {
       ...progress,
-      sessionId: h.sessionId ?? "",
+      sessionId: progress.sessionIds[0] ?? "",
       ...(meta.campaignId ? { campaignId: meta.campaignId } : {}),
       template: meta.template ?? "",
       rejected: meta.rejected ?? 0,
@@ -224,17 +298,43 @@ export class BlastProjection {
       .sort((a, b) => a.idx - b.idx);
   }
 
-  /** Blasts that still have work on a session, with their status. */
-  async activeBlasts(sessionId: string): Promise<Array<{ blastId: string; status: BlastStatus }>> {
+  /** Blasts whose pool includes the account and that still have work, with the account's standing. */
+  async activeBlasts(sessionId: string): Promise<BlastForAccount[]> {
     const ids = await this.redis.smembers(this.keys.sessionBlasts(sessionId));
     if (ids.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hget(this.keys.blast(id), "status");
-    const statuses = (await pipeline.exec()) ?? [];
-    return ids
-      .map((blastId, i) => ({ blastId, status: statuses[i]?.[1] as BlastStatus }))
-      .filter((b) => b.status !== undefined)
-      .sort((a, b) => a.blastId.localeCompare(b.blastId));
+    for (const id of ids) pipeline.hmget(this.keys.blast(id), "status", "pool", `acct:${sessionId}`);
+    const replies = (await pipeline.exec()) ?? [];
+    const blasts: BlastForAccount[] = [];
+    ids.forEach((blastId, i) => {
+      const [status, pool, paused] = (replies[i]?.[1] ?? []) as Array<string | null>;
+      if (!status) return;
+      blasts.push({
+        blastId,
+        status: status as BlastStatus,
+        poolSize: pool ? (JSON.parse(pool) as string[]).length : 1,
+        ...(paused !== null && paused !== undefined ? { accountPaused: paused } : {}),
+      });
+    });
+    return blasts.sort((a, b) => a.blastId.localeCompare(b.blastId));
+  }
+
+  /**
+   * Outcomes and receipts per account over every blast, kept as events are applied (the metrics
+   * scrape reads one hash, whatever the number of blasts).
+   */
+  async totals(): Promise<Map<string, Record<keyof OutcomeCounts | "delivered" | "read", number>>> {
+    const h = await this.redis.hgetall(this.keys.totals);
+    const totals = new Map<string, Record<keyof OutcomeCounts | "delivered" | "read", number>>();
+    for (const [field, value] of Object.entries(h)) {
+      const cut = field.lastIndexOf(":");
+      const sessionId = field.slice(0, cut);
+      const what = field.slice(cut + 1) as keyof OutcomeCounts | "delivered" | "read";
+      const entry = totals.get(sessionId) ?? { sent: 0, failed: 0, inDoubt: 0, delivered: 0, read: 0 };
+      entry[what] = Number(value);
+      totals.set(sessionId, entry);
+    }
+    return totals;
   }
 
   /** Deletes every key of this projection (before a rebuild). */
@@ -248,12 +348,47 @@ export class BlastProjection {
   }
 }
 
+function outcomeArgs(
+  idx: number,
+  kind: "sent" | "failed" | "in_doubt",
+  phone: string,
+  reason: string,
+): (string | number)[] {
+  return [idx, outcomeField[kind], kind === "sent" ? "" : JSON.stringify({ phone, reason })];
+}
+
+function failureOf(o: { kind: string; reason?: string }): string {
+  return o.kind === "failed" ? (o.reason ?? "") : o.kind === "in_doubt" ? "in_doubt" : "";
+}
+
+function hashOf(flat: readonly string[]): Record<string, string> {
+  const h: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i] as string] = flat[i + 1] as string;
+  return h;
+}
+
 /** A blast's projected hash as the Decider's state (the caller has checked it exists). */
-function stateOf(blastId: string, h: Record<string, string>): Exclude<BlastState, { status: "none" }> {
+function stateOf(blastId: string, h: Record<string, string>): ActiveBlastState {
+  const sessionIds = h.pool ? (JSON.parse(h.pool) as string[]) : h.sessionId ? [h.sessionId] : [];
+  const pausedAccounts: Record<string, string> = {};
+  const bySession: Record<string, { sent: number; failed: number; inDoubt: number }> = {};
+  for (const [field, value] of Object.entries(h)) {
+    if (field.startsWith("acct:")) pausedAccounts[field.slice(5)] = value;
+    else if (field.startsWith("by:")) {
+      const cut = field.lastIndexOf(":");
+      const sessionId = field.slice(3, cut);
+      const what = field.slice(cut + 1) as "sent" | "failed" | "inDoubt";
+      const entry = (bySession[sessionId] ??= { sent: 0, failed: 0, inDoubt: 0 });
+      entry[what] = Number(value);
+    }
+  }
   return {
     status: h.status as BlastStatus,
     blastId,
-    sessionId: h.sessionId ?? "",
+    sessionIds,
+    pausedAccounts,
+    pausedByPool: h.pausedByPool === "1",
+    bySession,
     total: Number(h.total),
     sent: Number(h.sent),
     failed: Number(h.failed),

@@ -275,6 +275,11 @@ export class FakeWhatsApp {
     this.messages.rules.push({ ...rule });
   }
 
+  /** Forgets every failure rule: WhatsApp lifted its restrictions. */
+  clearFailures(): void {
+    this.messages.rules.length = 0;
+  }
+
   restrictNewContacts(on = true): void {
     this.messages.restrictNewContacts = on;
   }

@@ -30,6 +30,8 @@ export interface SentMessage {
 export interface FailureRule {
   /** Recipient phone; any recipient when omitted. */
   readonly to?: string;
+  /** The sending account's phone; any account when omitted (one account restricted, not all). */
+  readonly from?: string;
   readonly id?: string;
   /** Ack error code, e.g. "479" or "463". */
   readonly error: string;
@@ -88,7 +90,10 @@ export class MessageDesk {
 
   private failureFor(from: string, to: string, id: string): string | undefined {
     const rule = this.rules.find(
-      (r) => (r.to === undefined || normalizePhone(r.to) === to) && (r.id === undefined || r.id === id),
+      (r) =>
+        (r.to === undefined || normalizePhone(r.to) === to) &&
+        (r.from === undefined || normalizePhone(r.from) === from) &&
+        (r.id === undefined || r.id === id),
     );
     if (rule) {
       if (rule.times !== undefined && --rule.times <= 0) this.rules.splice(this.rules.indexOf(rule), 1);

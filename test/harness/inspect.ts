@@ -38,3 +38,64 @@ export async function dumpKeys(redis: Redis, root: string): Promise<Record<strin
   } while (cursor !== "0");
   return out;
 }
+
+export interface LoggedOutcome {
+  readonly idx: number;
+  readonly phone: string;
+  readonly kind: "sent" | "failed" | "in_doubt";
+  readonly sessionId: string | undefined;
+  readonly messageId?: string;
+  readonly reason?: string;
+}
+
+/**
+ * Every outcome the log holds, one per recipient per event, from batched `recipients.settled` and
+ * from the one-outcome events of blasts logged before batching.
+ */
+export function outcomesOf(events: readonly BlastEvent[]): LoggedOutcome[] {
+  const outcomes: LoggedOutcome[] = [];
+  for (const e of events) {
+    if (e.type === "recipients.settled") {
+      for (const o of e.data.outcomes) outcomes.push({ ...o, sessionId: e.data.sessionId });
+    } else if (e.type === "recipient.sent") {
+      outcomes.push({
+        idx: e.data.idx,
+        phone: e.data.phone,
+        kind: "sent",
+        messageId: e.data.messageId,
+        sessionId: undefined,
+      });
+    } else if (e.type === "recipient.failed") {
+      outcomes.push({
+        idx: e.data.idx,
+        phone: e.data.phone,
+        kind: "failed",
+        reason: e.data.reason,
+        sessionId: undefined,
+      });
+    } else if (e.type === "recipient.in_doubt") {
+      outcomes.push({ idx: e.data.idx, phone: e.data.phone, kind: "in_doubt", sessionId: undefined });
+    }
+  }
+  return outcomes;
+}
+
+/**
+ * Each recipient's outcome, checking that a recipient logged more than once (an outcome recorded
+ * again after a crash, in a batch made differently) was logged the same way every time.
+ */
+export function outcomeByRecipient(events: readonly BlastEvent[]): Map<number, LoggedOutcome> {
+  const byIdx = new Map<number, LoggedOutcome>();
+  for (const outcome of outcomesOf(events)) {
+    const first = byIdx.get(outcome.idx);
+    if (!first) byIdx.set(outcome.idx, outcome);
+    else if (
+      first.kind !== outcome.kind ||
+      first.messageId !== outcome.messageId ||
+      first.reason !== outcome.reason
+    ) {
+      throw new Error(`recipient ${outcome.idx} logged as ${first.kind} and as ${outcome.kind}`);
+    }
+  }
+  return byIdx;
+}

@@ -31,7 +31,8 @@ import type { UploadedFile } from "../http/uploads.ts";
 import { rowsFromRecords } from "../../../shared/import/recipientRecords.ts";
 
 export interface CreateBlastInput {
-  readonly sessionId: string;
+  /** The pool: the accounts that share the blast's sending. */
+  readonly sessionIds: readonly string[];
   readonly message: string;
   readonly campaignId?: string;
   readonly recipients?: ReadonlyArray<Record<string, unknown>>;
@@ -89,9 +90,7 @@ export interface BlastPlan {
  * console's preview and the real start cannot disagree about who gets what.
  */
 export async function planBlast(deps: GatewayDeps, input: CreateBlastInput): Promise<BlastPlan> {
-  if (!(await deps.sessions.exists(input.sessionId))) {
-    throw new HttpError(404, `session ${input.sessionId} not found; add it with POST /api/sessions`);
-  }
+  await checkPool(deps, input.sessionIds);
   const template = parseTemplate(input.message);
   const pacingProblems = validatePacing(input.pacing ?? {});
   if (pacingProblems.length > 0) throw new HttpError(400, `invalid pacing: ${pacingProblems.join("; ")}`);
@@ -100,6 +99,27 @@ export async function planBlast(deps: GatewayDeps, input: CreateBlastInput): Pro
   const plan = planRecipients(template, normalized);
   if (!plan.ok) throw new HttpError(400, plan.error);
   return { recipients: plan.recipients, rejected: plan.rejected, duplicates: plan.duplicates };
+}
+
+/** Most accounts one blast may be sent from. */
+export const MAX_POOL = 100;
+
+async function checkPool(deps: GatewayDeps, sessionIds: readonly string[]): Promise<void> {
+  if (sessionIds.length === 0) throw new HttpError(400, "the pool is empty: give sessionId or sessionIds");
+  if (sessionIds.length > MAX_POOL) throw new HttpError(400, `a pool has at most ${MAX_POOL} accounts`);
+  const twice = sessionIds.filter((id, i) => sessionIds.indexOf(id) !== i);
+  if (twice.length > 0) throw new HttpError(400, `account ${twice[0]} is listed twice in the pool`);
+  const known = await Promise.all(sessionIds.map((id) => deps.sessions.exists(id)));
+  const unknown = sessionIds.filter((_, i) => !known[i]);
+  if (unknown.length === 0) return;
+  // One account named on its own is a resource that is missing; in a pool it is a bad list.
+  if (sessionIds.length === 1) {
+    throw new HttpError(404, `session ${unknown[0]} not found; add it with POST /api/sessions`);
+  }
+  throw new HttpError(
+    400,
+    `unknown account(s) in the pool: ${unknown.join(", ")}; add them with POST /api/sessions`,
+  );
 }
 
 export async function createBlast(deps: GatewayDeps, input: CreateBlastInput): Promise<CreateBlastResult> {
@@ -112,7 +132,7 @@ export async function createBlast(deps: GatewayDeps, input: CreateBlastInput): P
   const command: BlastCommand = {
     type: "create",
     blastId,
-    sessionId: input.sessionId,
+    sessionIds: input.sessionIds,
     ...(input.campaignId ? { campaignId: input.campaignId } : {}),
     template: input.message,
     recipients: plan.recipients,
@@ -124,9 +144,9 @@ export async function createBlast(deps: GatewayDeps, input: CreateBlastInput): P
   const events = decide(command, { status: "none" });
   try {
     await appendEvents(deps.nats.js, events);
-    await publishWork(deps, input.sessionId, blastId, plan.recipients);
+    await publishWork(deps, blastId, plan.recipients);
   } catch (err) {
-    await withdraw(deps, input.sessionId, blastId).catch(() => undefined);
+    await withdraw(deps, blastId).catch(() => undefined);
     throw new HttpError(503, `could not queue the blast: ${(err as Error).message}`);
   }
   return { blastId, status: "running", total: plan.recipients.length, duplicates: plan.duplicates, rejected };
@@ -134,14 +154,13 @@ export async function createBlast(deps: GatewayDeps, input: CreateBlastInput): P
 
 async function publishWork(
   deps: GatewayDeps,
-  sessionId: string,
   blastId: string,
   recipients: readonly PlannedRecipient[],
 ): Promise<void> {
-  const subject = subjects.sendWork(sessionId, blastId);
+  const subject = subjects.sendWork(blastId);
   let window: Promise<unknown>[] = [];
   for (const r of recipients) {
-    const work = encodeSendWork({ blastId, sessionId, idx: r.idx, phone: r.phone, text: r.text });
+    const work = encodeSendWork({ blastId, idx: r.idx, phone: r.phone, text: r.text });
     window.push(deps.nats.js.publish(subject, work, { msgID: eventMsgId.work(blastId, r.idx) }));
     if (window.length >= PUBLISH_WINDOW) {
       await Promise.all(window);
@@ -152,15 +171,15 @@ async function publishWork(
 }
 
 /** A blast that could not be queued whole is cancelled, so no half of it is sent unnoticed. */
-async function withdraw(deps: GatewayDeps, sessionId: string, blastId: string): Promise<void> {
+async function withdraw(deps: GatewayDeps, blastId: string): Promise<void> {
   await appendEvents(deps.nats.js, [
     { type: "blast.cancelled", data: { blastId, at: new Date().toISOString() } },
   ]);
-  await dropWork(deps, sessionId, blastId);
+  await dropWork(deps, blastId);
 }
 
-async function dropWork(deps: GatewayDeps, sessionId: string, blastId: string): Promise<void> {
-  await deps.nats.jsm.streams.purge(SEND_WORK, { filter: subjects.sendWork(sessionId, blastId) });
+async function dropWork(deps: GatewayDeps, blastId: string): Promise<void> {
+  await deps.nats.jsm.streams.purge(SEND_WORK, { filter: subjects.blastWork(blastId) });
   await deps.nats.jsm.consumers.delete(SEND_WORK, sendWorkConsumer(blastId)).catch((err: unknown) => {
     if (!isNotFound(err)) throw err;
   });
@@ -168,17 +187,39 @@ async function dropWork(deps: GatewayDeps, sessionId: string, blastId: string): 
 
 export type BlastChange = "pause" | "resume" | "cancel";
 
+/**
+ * Pause, resume or cancel a blast; `sessionId` resumes one account of the pool (and the blast, if
+ * it had stopped because no account could send).
+ */
 export async function changeBlast(
   deps: GatewayDeps,
   blastId: string,
   change: BlastChange,
+  sessionId?: string,
 ): Promise<BlastProgress> {
   const state = await deps.projection.state(blastId);
   if (state.status === "none") throw new BlastError("not_found", `blast ${blastId} not found`);
-  const events = decide({ type: change, now: new Date() }, state);
+  const now = new Date();
+  const command: BlastCommand =
+    change === "resume"
+      ? { type: "resume", now, ...(sessionId ? { sessionId } : {}) }
+      : { type: change, now };
+  const events = decide(command, state);
   await appendEvents(deps.nats.js, events);
-  if (change === "cancel") await dropWork(deps, state.sessionId, blastId);
+  if (change === "cancel") await dropWork(deps, blastId);
   const next = events.reduce(evolve, state);
   if (next.status === "none") throw new BlastError("not_found", `blast ${blastId} not found`);
   return progressOf(next);
+}
+
+/** Puts an account back into the rotation of every blast it was paused on; returns those blasts. */
+export async function resumeAccount(deps: GatewayDeps, sessionId: string): Promise<string[]> {
+  const resumed: string[] = [];
+  for (const blast of await deps.projection.activeBlasts(sessionId)) {
+    if (blast.accountPaused === undefined) continue;
+    const state = await deps.projection.state(blast.blastId);
+    await appendEvents(deps.nats.js, decide({ type: "resume", sessionId, now: new Date() }, state));
+    resumed.push(blast.blastId);
+  }
+  return resumed;
 }

@@ -1,7 +1,7 @@
 // Per-recipient results of one blast, for the CSV export. The projection keeps counters and
 // failure reasons but not who was sent what and when, so the rows are folded from the blast's
 // event log, which holds every recipient and every outcome.
-import type { BlastEvent } from "../../../shared/domain/blast.ts";
+import { poolOf, type BlastEvent, type SettledOutcome } from "../../../shared/domain/blast.ts";
 import { readEvents } from "../../../shared/nats/eventLog.ts";
 import { subjects } from "../../../shared/nats/topology.ts";
 import type { GatewayDeps } from "../deps.ts";
@@ -15,76 +15,99 @@ export interface RecipientResult {
   outcome: RecipientOutcome;
   reason: string;
   messageId: string;
+  /** The account of the pool that settled this recipient. */
+  sessionId: string;
   settledAt: string;
   deliveredAt: string;
   readAt: string;
 }
 
-function resultFor(results: Map<number, RecipientResult>, idx: number, phone: string): RecipientResult {
-  let result = results.get(idx);
-  if (!result) {
-    result = {
-      idx,
-      phone,
-      name: "",
-      outcome: "pending",
-      reason: "",
-      messageId: "",
-      settledAt: "",
-      deliveredAt: "",
-      readAt: "",
-    };
-    results.set(idx, result);
-  }
-  return result;
-}
+const IN_DOUBT_REASON = "interrupted by a crash: maybe delivered, never retried";
 
-function fold(results: Map<number, RecipientResult>, event: BlastEvent): void {
-  switch (event.type) {
-    case "blast.recipients_added":
-      for (const r of event.data.recipients) resultFor(results, r.idx, r.phone).name = r.name ?? "";
-      return;
-    case "recipient.sent": {
-      const result = resultFor(results, event.data.idx, event.data.phone);
-      // The first outcome in the log is the one the counters kept; a re-appended one changes nothing.
-      if (result.outcome !== "pending") return;
-      Object.assign(result, { outcome: "sent", messageId: event.data.messageId, settledAt: event.data.at });
-      return;
+/**
+ * The per-recipient fold of a blast's log, under the same rules as `evolve` and the projection:
+ * the first outcome logged for a recipient is the one that counts, a repeated receipt changes
+ * nothing. A property test checks the three agree.
+ */
+export class ResultsFold {
+  private readonly results = new Map<number, RecipientResult>();
+  /** The blast's first account: outcomes logged before pools were its. */
+  private home = "";
+
+  private resultFor(idx: number, phone: string): RecipientResult {
+    let result = this.results.get(idx);
+    if (!result) {
+      result = {
+        idx,
+        phone,
+        name: "",
+        outcome: "pending",
+        reason: "",
+        messageId: "",
+        sessionId: "",
+        settledAt: "",
+        deliveredAt: "",
+        readAt: "",
+      };
+      this.results.set(idx, result);
     }
-    case "recipient.failed": {
-      const result = resultFor(results, event.data.idx, event.data.phone);
-      if (result.outcome !== "pending") return;
-      Object.assign(result, { outcome: "failed", reason: event.data.reason, settledAt: event.data.at });
-      return;
+    return result;
+  }
+
+  private settle(outcome: SettledOutcome, sessionId: string, at: string): void {
+    const result = this.resultFor(outcome.idx, outcome.phone);
+    if (result.outcome !== "pending") return;
+    result.outcome = outcome.kind;
+    result.sessionId = sessionId;
+    result.settledAt = at;
+    if (outcome.kind === "sent") result.messageId = outcome.messageId;
+    else result.reason = outcome.kind === "failed" ? outcome.reason : IN_DOUBT_REASON;
+  }
+
+  apply(event: BlastEvent): void {
+    switch (event.type) {
+      case "blast.created":
+        this.home = poolOf(event.data)[0] ?? "";
+        return;
+      case "blast.recipients_added":
+        for (const r of event.data.recipients) this.resultFor(r.idx, r.phone).name = r.name ?? "";
+        return;
+      case "recipients.settled":
+        for (const o of event.data.outcomes) this.settle(o, event.data.sessionId, event.data.at);
+        return;
+      case "recipient.sent":
+      case "recipient.failed":
+      case "recipient.in_doubt": {
+        const { idx, phone, at } = event.data;
+        const outcome: SettledOutcome =
+          event.type === "recipient.sent"
+            ? { idx, phone, kind: "sent", messageId: event.data.messageId }
+            : event.type === "recipient.failed"
+              ? { idx, phone, kind: "failed", reason: event.data.reason }
+              : { idx, phone, kind: "in_doubt" };
+        this.settle(outcome, this.home, at);
+        return;
+      }
+      case "recipient.delivered":
+        this.resultFor(event.data.idx, event.data.phone).deliveredAt ||= event.data.at;
+        return;
+      case "recipient.read":
+        this.resultFor(event.data.idx, event.data.phone).readAt ||= event.data.at;
+        return;
+      default:
+        return;
     }
-    case "recipient.in_doubt": {
-      const result = resultFor(results, event.data.idx, event.data.phone);
-      if (result.outcome !== "pending") return;
-      Object.assign(result, {
-        outcome: "in_doubt",
-        reason: "interrupted by a crash: maybe delivered, never retried",
-        settledAt: event.data.at,
-      });
-      return;
-    }
-    case "recipient.delivered": {
-      const result = resultFor(results, event.data.idx, event.data.phone);
-      result.deliveredAt ||= event.data.at;
-      return;
-    }
-    case "recipient.read": {
-      const result = resultFor(results, event.data.idx, event.data.phone);
-      result.readAt ||= event.data.at;
-      return;
-    }
-    default:
-      return;
+  }
+
+  /** Every recipient seen, in blast order. */
+  rows(): RecipientResult[] {
+    return [...this.results.values()].sort((a, b) => a.idx - b.idx);
   }
 }
 
 /** Every recipient of the blast in blast order, with the outcome the log recorded so far. */
 export async function recipientResults(deps: GatewayDeps, blastId: string): Promise<RecipientResult[]> {
-  const results = new Map<number, RecipientResult>();
-  await readEvents(deps.nats.js, subjects.blastHistory(blastId), ({ event }) => fold(results, event));
-  return [...results.values()].sort((a, b) => a.idx - b.idx);
+  const fold = new ResultsFold();
+  await readEvents(deps.nats.js, subjects.blastHistory(blastId), ({ event }) => fold.apply(event));
+  return fold.rows();
 }

@@ -17,6 +17,8 @@ declare module "fastify" {
 }
 
 const MAX_FIELD_LENGTH = 64 * 1024;
+/** Room for a pool named one account per repeated field (at most 100) besides the other fields. */
+const MAX_FIELDS = 120;
 // Browsers label CSV and .xlsx files inconsistently (text/csv, application/vnd.ms-excel,
 // application/octet-stream, application/zip...), so the importer decides by name and content;
 // only labels that can never be a spreadsheet are refused here.
@@ -37,15 +39,19 @@ function parseJsonField(name: string, value: string): unknown {
   }
 }
 
-/** `jsonFields` are form fields that carry JSON (an object the schema then validates). */
+/**
+ * `jsonFields` are form fields that carry JSON (an object the schema then validates); `listFields`
+ * become arrays, from a field repeated or given once with commas (`a,b`), as forms send lists.
+ */
 export async function readMultipartBody(
   request: FastifyRequest,
   fileField: string,
   jsonFields: string[] = [],
+  listFields: string[] = [],
 ): Promise<void> {
   if (!request.isMultipart()) return;
   try {
-    request.body = await readParts(request, fileField, jsonFields);
+    request.body = await readParts(request, fileField, jsonFields, listFields);
   } catch (err) {
     // Busboy throws plain errors for a body that does not match its boundary or ends early:
     // the client's mistake, not the server's.
@@ -59,9 +65,12 @@ async function readParts(
   request: FastifyRequest,
   fileField: string,
   jsonFields: string[],
+  listFields: string[],
 ): Promise<Record<string, unknown>> {
   const body: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for await (const part of request.parts({ limits: { fieldSize: MAX_FIELD_LENGTH, files: 1, fields: 20 } })) {
+  for await (const part of request.parts({
+    limits: { fieldSize: MAX_FIELD_LENGTH, files: 1, fields: MAX_FIELDS },
+  })) {
     if (part.type === "file") {
       if (part.fieldname !== fileField) {
         await part.toBuffer();
@@ -79,7 +88,14 @@ async function readParts(
     } else {
       if (part.valueTruncated) throw new HttpError(413, `field "${part.fieldname}" is too long`);
       const value = String(part.value);
-      if (!jsonFields.includes(part.fieldname)) body[part.fieldname] = value;
+      if (listFields.includes(part.fieldname)) {
+        const items = value
+          .split(",")
+          .map((item) => item.trim())
+          .filter(Boolean);
+        const before = body[part.fieldname];
+        body[part.fieldname] = Array.isArray(before) ? [...(before as string[]), ...items] : items;
+      } else if (!jsonFields.includes(part.fieldname)) body[part.fieldname] = value;
       else body[part.fieldname] = parseJsonField(part.fieldname, value);
     }
   }

@@ -7,7 +7,7 @@ import type {} from "@fastify/websocket";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { SessionStatus } from "../../../shared/messages/sessionEvents.ts";
 import type { GatewayDeps } from "../deps.ts";
-import { queuedSendWork } from "../queues/queueSnapshot.ts";
+import { projectedPools, queuedSendWork } from "../queues/queueSnapshot.ts";
 
 const SESSION_STATUSES: readonly SessionStatus[] = [
   "idle",
@@ -27,7 +27,6 @@ const OUTCOME_LABELS: Record<(typeof OUTCOMES)[number], string> = {
   delivered: "delivered",
   read: "read",
 };
-const BLAST_PAGE = 500;
 
 export function createGatewayMetrics(app: FastifyInstance, deps: GatewayDeps): Registry {
   const registry = new Registry();
@@ -44,12 +43,15 @@ export function createGatewayMetrics(app: FastifyInstance, deps: GatewayDeps): R
 
   new Gauge({
     name: "wa_blast_queue_lag_messages",
-    help: "Send work stored in SEND_WORK per session (queued plus in flight)",
+    help: "Send work stored in SEND_WORK per session (queued plus in flight), over the blasts of its pools",
     labelNames: ["session_id"],
     registers: [registry],
     async collect() {
       this.reset();
-      const [sessionIds, queued] = await Promise.all([deps.sessions.ids(), queuedSendWork(deps.nats)]);
+      const [sessionIds, queued] = await Promise.all([
+        deps.sessions.ids(),
+        queuedSendWork(deps.nats, projectedPools(deps.projection)),
+      ]);
       for (const sessionId of new Set([...sessionIds, ...queued.bySession.keys()])) {
         this.set({ session_id: sessionId }, queued.bySession.get(sessionId) ?? 0);
       }
@@ -74,21 +76,15 @@ export function createGatewayMetrics(app: FastifyInstance, deps: GatewayDeps): R
     labelNames: ["session_id", "outcome"],
     registers: [registry],
     async collect() {
-      const totals = new Map<string, number>();
-      for (let offset = 0; ; offset += BLAST_PAGE) {
-        const { items } = await deps.projection.list(offset, BLAST_PAGE);
-        for (const blast of items) {
-          for (const outcome of OUTCOMES) {
-            const key = `${blast.sessionId}\n${OUTCOME_LABELS[outcome]}`;
-            totals.set(key, (totals.get(key) ?? 0) + blast[outcome]);
-          }
-        }
-        if (items.length < BLAST_PAGE) break;
-      }
+      // Kept by the projection as events are applied: one hash read, however many blasts exist.
+      const [sessionIds, totals] = await Promise.all([deps.sessions.ids(), deps.projection.totals()]);
       this.reset();
-      for (const [key, value] of totals) {
-        const [session_id = "", outcome = ""] = key.split("\n");
-        this.inc({ session_id, outcome }, value);
+      // Every known account gets every series, at 0 before its first outcome.
+      for (const session_id of new Set([...sessionIds, ...totals.keys()])) {
+        const counts = totals.get(session_id);
+        for (const outcome of OUTCOMES) {
+          this.inc({ session_id, outcome: OUTCOME_LABELS[outcome] }, counts?.[outcome] ?? 0);
+        }
       }
     },
   });

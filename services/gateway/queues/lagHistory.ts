@@ -1,7 +1,7 @@
 // Send work waiting per session over the last hour, sampled in memory: enough for the dashboard's
 // small chart without another store. Each gateway keeps its own; a restart starts a new hour.
 import type { Nats } from "../../../shared/nats/connection.ts";
-import { queuedSendWork } from "./queueSnapshot.ts";
+import { queuedSendWork, type PoolLookup } from "./queueSnapshot.ts";
 
 export interface LagSample {
   readonly at: number;
@@ -21,6 +21,7 @@ export class LagHistory {
 
   constructor(
     private readonly nats: Nats,
+    private readonly poolOf: PoolLookup,
     private readonly intervalMs: number,
     private readonly onError: (err: unknown) => void,
   ) {}
@@ -37,7 +38,7 @@ export class LagHistory {
 
   async sample(): Promise<void> {
     try {
-      const { bySession } = await queuedSendWork(this.nats);
+      const { bySession } = await queuedSendWork(this.nats, this.poolOf);
       this.record({ at: Date.now(), bySession });
     } catch (err) {
       this.onError(err);

@@ -6,12 +6,13 @@ import { listDeadLetters, type DeadLetter } from "./deadLetters.ts";
 import type { LagSeries } from "./lagHistory.ts";
 import type { QueueMonitor } from "./queueMonitor.ts";
 import {
+  projectedPools,
   readQueueSnapshot,
   type ConsumerFigures,
   type QueueSnapshot,
   type StreamFigures,
 } from "./queueSnapshot.ts";
-import { SEND_WORK, sendWorkConsumer, subjects } from "../../../shared/nats/topology.ts";
+import { SEND_WORK, sendWorkConsumer } from "../../../shared/nats/topology.ts";
 
 export interface SessionQueue {
   sessionId: string;
@@ -44,21 +45,27 @@ export function isAttached(consumer: ConsumerFigures, now: number): boolean {
 async function sessionQueues(deps: GatewayDeps, snapshot: QueueSnapshot): Promise<SessionQueue[]> {
   const now = Date.parse(snapshot.at);
   const sessionIds = new Set([...(await deps.sessions.ids()), ...snapshot.queuedBySession.keys()]);
+  const blasts = await Promise.all(
+    [...snapshot.queuedByBlast].map(async ([blastId, count]) => ({
+      blastId,
+      count,
+      state: await deps.projection.state(blastId),
+      consumer: snapshot.consumers.find(
+        (c) => c.stream === SEND_WORK && c.name === sendWorkConsumer(blastId),
+      ),
+    })),
+  );
   const rows: SessionQueue[] = [];
   for (const sessionId of [...sessionIds].sort()) {
-    const prefix = subjects.sendWork(sessionId, "");
     let runnable = 0;
     let consumers = 0;
     let attached = false;
-    for (const [subject, count] of snapshot.queuedBySubject) {
-      if (!subject.startsWith(prefix)) continue;
-      const blastId = subject.slice(prefix.length);
-      const consumer = snapshot.consumers.find(
-        (c) => c.stream === SEND_WORK && c.name === sendWorkConsumer(blastId),
-      );
+    for (const { count, state, consumer } of blasts) {
+      if (state.status === "none" || !state.sessionIds.includes(sessionId)) continue;
       if (consumer) consumers++;
       if (consumer && isAttached(consumer, now)) attached = true;
-      if ((await deps.projection.state(blastId)).status === "running") runnable += count;
+      // Work this account would take now: its blast runs and the account is in its rotation.
+      if (state.status === "running" && state.pausedAccounts[sessionId] === undefined) runnable += count;
     }
     const queued = snapshot.queuedBySession.get(sessionId) ?? 0;
     rows.push({
@@ -80,7 +87,7 @@ async function sessionQueues(deps: GatewayDeps, snapshot: QueueSnapshot): Promis
 }
 
 export async function queueDashboard(deps: GatewayDeps, monitor: QueueMonitor): Promise<QueueDashboard> {
-  const snapshot = await readQueueSnapshot(deps.nats);
+  const snapshot = await readQueueSnapshot(deps.nats, projectedPools(deps.projection));
   return {
     at: snapshot.at,
     streams: snapshot.streams,

@@ -1,9 +1,10 @@
 // What JetStream holds right now, read from its API: every stream, every consumer, and the send
-// work waiting per WhatsApp session. Field names stay close to the server's, so a number on the
+// work waiting per blast and per WhatsApp session. Field names stay close to the server's, so a number on the
 // dashboard can be checked against `nats stream info` / `nats consumer info`.
 import type { ConsumerInfo, StreamInfo } from "@nats-io/jetstream";
 import type { Nats } from "../../../shared/nats/connection.ts";
 import { SEND_WORK, subjects } from "../../../shared/nats/topology.ts";
+import type { BlastProjection } from "../../../shared/redis/projection.ts";
 
 export interface StreamFigures {
   name: string;
@@ -33,10 +34,10 @@ export interface QueueSnapshot {
   at: string;
   streams: StreamFigures[];
   consumers: ConsumerFigures[];
-  /** Send work stored per session (queued plus in flight), from SEND_WORK's subject counts. */
+  /** Send work stored per account (queued plus in flight) over the blasts of its pools. */
   queuedBySession: Map<string, number>;
-  /** The same per `send.<sessionId>.<blastId>` subject. */
-  queuedBySubject: Map<string, number>;
+  /** The same per blast. */
+  queuedByBlast: Map<string, number>;
 }
 
 export function streamFigures(info: StreamInfo): StreamFigures {
@@ -74,22 +75,41 @@ export function consumerFigures(info: ConsumerInfo): ConsumerFigures {
   };
 }
 
-export async function queuedSendWork(
-  nats: Nats,
-): Promise<{ bySession: Map<string, number>; bySubject: Map<string, number> }> {
-  const info = await nats.jsm.streams.info(SEND_WORK, { subjects_filter: subjects.allSendWork });
-  const bySession = new Map<string, number>();
-  const bySubject = new Map<string, number>();
-  for (const [subject, count] of Object.entries(info.state.subjects ?? {})) {
-    const sessionId = subject.split(".")[1];
-    if (sessionId === undefined || count === 0) continue;
-    bySubject.set(subject, count);
-    bySession.set(sessionId, (bySession.get(sessionId) ?? 0) + count);
-  }
-  return { bySession, bySubject };
+/** The accounts of a blast's pool (empty when the projection does not know the blast). */
+export type PoolLookup = (blastId: string) => Promise<readonly string[]>;
+
+export function projectedPools(projection: BlastProjection): PoolLookup {
+  return async (blastId) => {
+    const state = await projection.state(blastId);
+    return state.status === "none" ? [] : state.sessionIds;
+  };
 }
 
-export async function readQueueSnapshot(nats: Nats): Promise<QueueSnapshot> {
+/**
+ * Send work stored (queued plus in flight) per blast, and per account: a pooled blast's work counts
+ * for every account of its pool, since any of them may take it.
+ */
+export async function queuedSendWork(
+  nats: Nats,
+  poolOf: PoolLookup,
+): Promise<{ byBlast: Map<string, number>; bySession: Map<string, number> }> {
+  const info = await nats.jsm.streams.info(SEND_WORK, { subjects_filter: subjects.allSendWork });
+  const byBlast = new Map<string, number>();
+  const bySession = new Map<string, number>();
+  for (const [subject, count] of Object.entries(info.state.subjects ?? {})) {
+    // `send.pool.<blastId>`, or `send.<sessionId>.<blastId>` for work queued before pools.
+    const [, owner, blastId] = subject.split(".");
+    if (owner === undefined || blastId === undefined || count === 0) continue;
+    byBlast.set(blastId, (byBlast.get(blastId) ?? 0) + count);
+    const pool = await poolOf(blastId);
+    for (const sessionId of pool.length > 0 ? pool : owner === "pool" ? [] : [owner]) {
+      bySession.set(sessionId, (bySession.get(sessionId) ?? 0) + count);
+    }
+  }
+  return { byBlast, bySession };
+}
+
+export async function readQueueSnapshot(nats: Nats, poolOf: PoolLookup): Promise<QueueSnapshot> {
   const streams: StreamFigures[] = [];
   const consumers: ConsumerFigures[] = [];
   for await (const info of nats.jsm.streams.list()) streams.push(streamFigures(info));
@@ -98,12 +118,12 @@ export async function readQueueSnapshot(nats: Nats): Promise<QueueSnapshot> {
     for await (const info of nats.jsm.consumers.list(stream.name)) consumers.push(consumerFigures(info));
   }
   consumers.sort((a, b) => a.stream.localeCompare(b.stream) || a.name.localeCompare(b.name));
-  const queued = await queuedSendWork(nats);
+  const queued = await queuedSendWork(nats, poolOf);
   return {
     at: new Date().toISOString(),
     streams,
     consumers,
     queuedBySession: queued.bySession,
-    queuedBySubject: queued.bySubject,
+    queuedByBlast: queued.byBlast,
   };
 }

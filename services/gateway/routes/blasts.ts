@@ -5,6 +5,8 @@ import { MAX_TEMPLATE_LENGTH } from "../../../shared/domain/templates.ts";
 import {
   changeBlast,
   createBlast,
+  MAX_POOL,
+  resumeAccount,
   planBlast,
   type BlastChange,
   type CreateBlastInput,
@@ -32,7 +34,15 @@ import type { GatewayDeps } from "../deps.ts";
 
 const CreateBlastBody = Type.Object(
   {
-    sessionId: SessionId,
+    sessionId: Type.Optional(SessionId),
+    sessionIds: Type.Optional(
+      Type.Array(SessionId, {
+        maxItems: MAX_POOL,
+        description:
+          "The pool: accounts that share the sending, each at its own pace and caps; each recipient is sent " +
+          "by exactly one. In a form, repeat the field or separate ids with commas. `sessionId` is a pool of one.",
+      }),
+    ),
     message: Type.String({
       minLength: 1,
       maxLength: MAX_TEMPLATE_LENGTH,
@@ -75,6 +85,7 @@ const RESULT_COLUMNS = [
   "outcome",
   "reason",
   "message_id",
+  "session_id",
   "settled_at",
   "delivered_at",
   "read_at",
@@ -88,9 +99,12 @@ function blastInputOf(
   if (body.recipientsFile !== undefined && !file) {
     throw new HttpError(400, "recipientsFile must be uploaded as a file in multipart/form-data");
   }
-  const { sessionId, message, campaignId, recipients, pacing } = body;
+  const { sessionId, sessionIds, message, campaignId, recipients, pacing } = body;
+  if (sessionId !== undefined && sessionIds !== undefined) {
+    throw new HttpError(400, "give sessionId (one account) or sessionIds (a pool), not both");
+  }
   return {
-    sessionId,
+    sessionIds: sessionIds ?? (sessionId !== undefined ? [sessionId] : []),
     message,
     ...(campaignId ? { campaignId } : {}),
     ...(recipients ? { recipients } : {}),
@@ -104,13 +118,15 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
   app.post(
     "/api/blasts",
     {
-      preValidation: async (request) => readMultipartBody(request, "recipientsFile", ["pacing"]),
+      preValidation: async (request) =>
+        readMultipartBody(request, "recipientsFile", ["pacing"], ["sessionIds"]),
       schema: {
         tags: ["blasts"],
         summary: "Start a blast to a campaign and/or an uploaded .xlsx/.csv",
         description:
           "Answers at once with the blast id and the rows that cannot be sent; sending runs in the background. " +
-          "Send JSON, or multipart/form-data with `sessionId`, `message`, optional `campaignId` and `recipientsFile`.",
+          "Send JSON, or multipart/form-data with `sessionId` (one account) or `sessionIds` (a pool: repeated or " +
+          "comma-separated), `message`, optional `campaignId` and `recipientsFile`.",
         consumes: ["application/json", "multipart/form-data"],
         headers: Type.Object({
           "idempotency-key": Type.Optional(
@@ -147,7 +163,8 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
   app.post(
     "/api/blasts/preview",
     {
-      preValidation: async (request) => readMultipartBody(request, "recipientsFile", ["pacing"]),
+      preValidation: async (request) =>
+        readMultipartBody(request, "recipientsFile", ["pacing"], ["sessionIds"]),
       schema: {
         tags: ["blasts"],
         summary: "Check a blast and render its first messages without sending anything",
@@ -256,7 +273,8 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
     {
       schema: {
         tags: ["blasts"],
-        summary: "Per-recipient results as CSV (outcome, reason, message id, delivery and read times)",
+        summary:
+          "Per-recipient results as CSV (outcome, reason, message id, the account that sent it, delivery and read times)",
         description:
           "Read from the blast's event log. Cells that start like a spreadsheet formula are prefixed with a quote.",
         produces: ["text/csv"],
@@ -280,6 +298,7 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
           r.outcome,
           r.reason,
           r.messageId,
+          r.sessionId,
           r.settledAt,
           r.deliveredAt,
           r.readAt,
@@ -292,7 +311,7 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
     },
   );
 
-  for (const change of ["pause", "resume", "cancel"] as const satisfies readonly BlastChange[]) {
+  for (const change of ["pause", "cancel"] as const satisfies readonly BlastChange[]) {
     app.post(
       `/api/blasts/:blastId/${change}`,
       {
@@ -306,4 +325,46 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
       async (request) => changeBlast(deps, request.params.blastId, change),
     );
   }
+
+  app.post(
+    "/api/blasts/:blastId/resume",
+    {
+      schema: {
+        tags: ["blasts"],
+        summary: "Resume a blast, or one account of its pool",
+        description:
+          "Without `sessionId`: the blast runs again with every account of its pool. With it: that account " +
+          "takes work again (after WhatsApp lifted a restriction, or it was linked again); a blast that had " +
+          "stopped because no account could send runs again with it.",
+        params: BlastParams,
+        querystring: Type.Object({ sessionId: Type.Optional(SessionId) }),
+        response: { 200: BlastProgress, ...errors(400, 404, 409) },
+      },
+    },
+    async (request) => changeBlast(deps, request.params.blastId, "resume", request.query.sessionId),
+  );
+
+  app.post(
+    "/api/sessions/:sessionId/resume",
+    {
+      schema: {
+        tags: ["sessions"],
+        summary: "Let an account send again on every blast it was paused on",
+        params: Type.Object({ sessionId: SessionId }),
+        response: {
+          200: Type.Object({
+            sessionId: Type.String(),
+            resumed: Type.Array(Type.String(), { description: "blast ids" }),
+          }),
+          ...errors(400, 404),
+        },
+      },
+    },
+    async (request) => {
+      const { sessionId } = request.params;
+      if (!(await deps.sessions.exists(sessionId)))
+        throw new HttpError(404, `session ${sessionId} not found`);
+      return { sessionId, resumed: await resumeAccount(deps, sessionId) };
+    },
+  );
 };

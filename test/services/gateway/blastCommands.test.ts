@@ -38,7 +38,7 @@ describe("planning a large blast", () => {
       lines.push(`+1212${200 + Math.floor(i / 10_000)}${String(i % 10_000).padStart(4, "0")},P${i}`);
     }
     const plan = await planBlast(deps, {
-      sessionId: "s1",
+      sessionIds: ["s1"],
       message: "Hi {name}",
       recipients: [{ phone: "+12025550100", name: "Ana" }],
       file: { filename: "big.csv", mimetype: "text/csv", data: Buffer.from(lines.join("\n")) },

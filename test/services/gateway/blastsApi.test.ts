@@ -2,7 +2,7 @@
 // rejected request leaves nothing in the log, the work queue or Redis.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { SEND_WORK, BLAST_EVENTS } from "../../../shared/nats/topology.ts";
+import { SEND_WORK, BLAST_EVENTS, subjects } from "../../../shared/nats/topology.ts";
 import {
   dataKeyCount,
   multipart,
@@ -163,7 +163,7 @@ describe("blast API", () => {
     assert.deepEqual(body.rejected.sample, [
       { source: "file", row: 4, phone: "bad", reason: "phone has invalid characters" },
     ]);
-    assert.equal(await queued(`send.s1.${body.blastId}`), 3);
+    assert.equal(await queued(subjects.sendWork(body.blastId)), 3);
     const blast = await eventually(async () => {
       const r = await gw.inject({ url: `/api/blasts/${body.blastId}` });
       return r.statusCode === 200 ? r.json<Record<string, unknown>>() : undefined;
@@ -181,7 +181,7 @@ describe("blast API", () => {
       recipients: [{ phone: "+12025550110" }, { phone: "+12025550111" }],
     });
     const { blastId } = res.json<{ blastId: string }>();
-    assert.equal(await queued(`send.s1.${blastId}`), 2);
+    assert.equal(await queued(subjects.sendWork(blastId)), 2);
     await eventually(async () =>
       (await gw.projection.state(blastId)).status === "running" ? true : undefined,
     );
@@ -208,7 +208,7 @@ describe("blast API", () => {
       },
       { status: "cancelled", pending: 0 },
     );
-    assert.equal(await queued(`send.s1.${blastId}`), 0, "cancelled work is purged");
+    assert.equal(await queued(subjects.sendWork(blastId)), 0, "cancelled work is purged");
     await eventually(async () =>
       (await gw.projection.state(blastId)).status === "cancelled" ? true : undefined,
     );
@@ -234,7 +234,7 @@ describe("blast API", () => {
     assert.equal(retry.statusCode, 202);
     assert.equal(retry.headers["idempotent-replayed"], "true");
     assert.equal(retry.json<{ blastId: string }>().blastId, first.json<{ blastId: string }>().blastId);
-    assert.equal(await queued(`send.s1.${first.json<{ blastId: string }>().blastId}`), 1);
+    assert.equal(await queued(subjects.sendWork(first.json<{ blastId: string }>().blastId)), 1);
     const other = await send("order-43");
     assert.notEqual(other.json<{ blastId: string }>().blastId, first.json<{ blastId: string }>().blastId);
     assert.equal((await send("bad key!")).statusCode, 400);

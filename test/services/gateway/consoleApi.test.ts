@@ -140,12 +140,19 @@ describe("console API", () => {
     const at = new Date().toISOString();
     // What a sender appends once it has tried the first two recipients.
     const outcomes: BlastEvent[] = [
-      { type: "recipient.sent", data: { blastId, idx: 0, phone: "+12025550200", messageId: "m-0", at } },
       {
-        type: "recipient.failed",
-        data: { blastId, idx: 1, phone: "+12025550201", reason: "=not_on_whatsapp", at },
+        type: "recipients.settled",
+        data: {
+          blastId,
+          sessionId: "s1",
+          at,
+          outcomes: [
+            { idx: 0, phone: "+12025550200", kind: "sent", messageId: "m-0" },
+            { idx: 1, phone: "+12025550201", kind: "failed", reason: "=not_on_whatsapp" },
+          ],
+        },
       },
-      { type: "recipient.delivered", data: { blastId, idx: 0, phone: "+12025550200", at } },
+      { type: "recipient.delivered", data: { blastId, idx: 0, phone: "+12025550200", at, sessionId: "s1" } },
     ];
     await appendEvents(gw.nats.js, outcomes);
     await eventually(async () =>
@@ -167,6 +174,7 @@ describe("console API", () => {
       "outcome",
       "reason",
       "message_id",
+      "session_id",
       "settled_at",
       "delivered_at",
       "read_at",
@@ -181,8 +189,8 @@ describe("console API", () => {
       recipients.map((r) => `'${r.phone}`),
       "phones start with +",
     );
-    assert.deepEqual(rows[0]?.slice(3, 8), ["sent", "", "m-0", at, at]);
-    assert.deepEqual(rows[1]?.slice(3, 6), ["failed", "'=not_on_whatsapp", ""]);
+    assert.deepEqual(rows[0]?.slice(3, 9), ["sent", "", "m-0", "s1", at, at]);
+    assert.deepEqual(rows[1]?.slice(3, 7), ["failed", "'=not_on_whatsapp", "", "s1"]);
     assert.deepEqual(
       rows.slice(2).map((r) => r[3]),
       ["pending", "pending", "pending", "pending"],

@@ -75,7 +75,7 @@ describe("queue dashboard", () => {
   const sendConsumer = async (blastId: string, maxDeliver = -1): Promise<Consumer> => {
     await gw.nats.jsm.consumers.add(SEND_WORK, {
       durable_name: sendWorkConsumer(blastId),
-      filter_subject: subjects.sendWork("s1", blastId),
+      filter_subject: subjects.blastWork(blastId),
       ack_policy: AckPolicy.Explicit,
       max_deliver: maxDeliver,
       max_ack_pending: 1,
@@ -113,7 +113,7 @@ describe("queue dashboard", () => {
       stream: SEND_WORK,
       name: info.name,
       durable: true,
-      filterSubject: subjects.sendWork("s1", blastId),
+      filterSubject: subjects.blastWork(blastId),
       numPending: info.num_pending,
       numAckPending: info.num_ack_pending,
       numRedelivered: info.num_redelivered,
@@ -190,7 +190,7 @@ describe("queue dashboard", () => {
         consumer: sendWorkConsumer(blastId),
         streamSeq: first!.streamSeq,
         deliveries: 2,
-        subject: subjects.sendWork("s1", blastId),
+        subject: subjects.sendWork(blastId),
         at: undefined,
         size: undefined,
       },

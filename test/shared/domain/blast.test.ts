@@ -10,6 +10,7 @@ import {
   type BlastCommand,
   type BlastErrorCode,
   type BlastEvent,
+  type SettledOutcome,
 } from "../../../shared/domain/blast.ts";
 import type { PlannedRecipient } from "../../../shared/domain/recipients.ts";
 
@@ -44,27 +45,45 @@ const recipients = (n: number): PlannedRecipient[] =>
     text: `hi ${idx}`,
   }));
 
-const created = (total = 3): BlastEvent => ({
+const created = (total = 3, sessionIds = ["s1"]): BlastEvent => ({
   type: "blast.created",
-  data: { blastId: "b1", sessionId: "s1", template: "hi", total, rejected: 0, duplicates: 0, createdAt: at },
+  data: { blastId: "b1", sessionIds, template: "hi", total, rejected: 0, duplicates: 0, createdAt: at },
 });
-const sent = (idx: number): BlastEvent => ({
-  type: "recipient.sent",
-  data: { blastId: "b1", idx, phone: `+1${idx}`, messageId: `m${idx}`, at },
+const settled = (sessionId: string, ...outcomes: SettledOutcome[]): BlastEvent => ({
+  type: "recipients.settled",
+  data: { blastId: "b1", sessionId, at, outcomes },
 });
-const failed = (idx: number): BlastEvent => ({
-  type: "recipient.failed",
-  data: { blastId: "b1", idx, phone: `+1${idx}`, reason: "x", at },
+const sentOutcome = (idx: number): SettledOutcome => ({
+  idx,
+  phone: `+1${idx}`,
+  kind: "sent",
+  messageId: `m${idx}`,
+});
+const failedOutcome = (idx: number): SettledOutcome => ({
+  idx,
+  phone: `+1${idx}`,
+  kind: "failed",
+  reason: "x",
+});
+const sent = (idx: number, sessionId = "s1"): BlastEvent => settled(sessionId, sentOutcome(idx));
+const failed = (idx: number, sessionId = "s1"): BlastEvent => settled(sessionId, failedOutcome(idx));
+const accountPaused = (sessionId: string, reason: string): BlastEvent => ({
+  type: "blast.account_paused",
+  data: { blastId: "b1", sessionId, reason, at },
+});
+const accountResumed = (sessionId: string): BlastEvent => ({
+  type: "blast.account_resumed",
+  data: { blastId: "b1", sessionId, at },
 });
 const paused: BlastEvent = { type: "blast.paused", data: { blastId: "b1", reason: "paused by user", at } };
 const resumed: BlastEvent = { type: "blast.resumed", data: { blastId: "b1", at } };
 const cancelled: BlastEvent = { type: "blast.cancelled", data: { blastId: "b1", at } };
 const completed: BlastEvent = { type: "blast.completed", data: { blastId: "b1", at } };
 
-const create = (n: number): BlastCommand => ({
+const create = (n: number, sessionIds = ["s1"]): BlastCommand => ({
   type: "create",
   blastId: "b1",
-  sessionId: "s1",
+  sessionIds,
   template: "hi",
   recipients: recipients(n),
   rejected: 2,
@@ -78,7 +97,7 @@ describe("blast decider", () => {
     assert.equal(events[0]?.type, "blast.created");
     assert.deepEqual(events[0]?.data, {
       blastId: "b1",
-      sessionId: "s1",
+      sessionIds: ["s1"],
       template: "hi",
       total: 2500,
       rejected: 2,
@@ -96,13 +115,19 @@ describe("blast decider", () => {
     assert.deepEqual(listed[1], { idx: 1, phone: "+12025550001" }, "no name key when there is no name");
   });
 
-  it("create refuses an existing blast and an empty one", () => {
+  it("create refuses an existing blast, an empty one, an empty pool and an account listed twice", () => {
     given(created())
       .when(create(1))
       .thenThrows("conflict", /already exists/);
     given()
       .when(create(0))
       .thenThrows("invalid", /no valid recipients/);
+    given()
+      .when(create(1, []))
+      .thenThrows("invalid", /no account/);
+    given()
+      .when(create(1, ["s1", "s2", "s1"]))
+      .thenThrows("invalid", /listed twice/);
   });
 
   it("commands on a blast that does not exist are not_found", () => {
@@ -137,19 +162,85 @@ describe("blast decider", () => {
       .thenThrows("conflict", /completed/);
   });
 
-  it("records each outcome, including after a cancel, and refuses unknown recipients", () => {
-    given(created())
-      .when({ type: "record_outcome", idx: 1, phone: "+11", outcome: { kind: "sent", messageId: "m1" }, now })
-      .then([sent(1)]);
-    given(created())
-      .when({ type: "record_outcome", idx: 2, phone: "+12", outcome: { kind: "failed", reason: "x" }, now })
-      .then([failed(2)]);
+  it("records a batch of outcomes as one event, including after a cancel, and refuses unknown recipients", () => {
+    given(created(3, ["s1", "s2"]))
+      .when({ type: "record_outcomes", sessionId: "s2", outcomes: [sentOutcome(1), failedOutcome(2)], now })
+      .then([settled("s2", sentOutcome(1), failedOutcome(2))]);
+    const doubt: SettledOutcome = { idx: 0, phone: "+10", kind: "in_doubt" };
     given(created(), cancelled)
-      .when({ type: "record_outcome", idx: 0, phone: "+10", outcome: { kind: "in_doubt" }, now })
-      .then([{ type: "recipient.in_doubt", data: { blastId: "b1", idx: 0, phone: "+10", at } }]);
+      .when({ type: "record_outcomes", sessionId: "s1", outcomes: [doubt], now })
+      .then([settled("s1", doubt)]);
     given(created())
-      .when({ type: "record_outcome", idx: 3, phone: "+13", outcome: { kind: "in_doubt" }, now })
+      .when({ type: "record_outcomes", sessionId: "s1", outcomes: [sentOutcome(0), sentOutcome(3)], now })
+      .thenThrows("invalid", /recipient 3/);
+    given(created())
+      .when({ type: "record_outcomes", sessionId: "s1", outcomes: [], now })
       .thenThrows("invalid");
+  });
+
+  it("an account of the pool pauses alone while others can send", () => {
+    given(created(3, ["s1", "s2"]))
+      .when({ type: "pause_account", sessionId: "s1", reason: "463", now })
+      .then([accountPaused("s1", "463")]);
+    given(created(3, ["s1", "s2"]), accountPaused("s1", "463"))
+      .when({ type: "pause_account", sessionId: "s1", reason: "again", now })
+      .then([]);
+    given(created(3, ["s1", "s2"]))
+      .when({ type: "pause_account", sessionId: "s3", reason: "x", now })
+      .thenThrows("invalid", /not in the pool/);
+    given(created(3, ["s1", "s2"]), cancelled)
+      .when({ type: "pause_account", sessionId: "s1", reason: "x", now })
+      .then([]);
+  });
+
+  it("the blast pauses, with every account's reason, when the last account of its pool stops", () => {
+    given(created(3, ["s1", "s2"]), accountPaused("s1", "463"))
+      .when({ type: "pause_account", sessionId: "s2", reason: "logged out", now })
+      .then([
+        accountPaused("s2", "logged out"),
+        {
+          type: "blast.paused",
+          data: {
+            blastId: "b1",
+            reason: "no account in the pool can send (s1: 463; s2: logged out)",
+            at,
+            byPool: true,
+          },
+        },
+      ]);
+    // Already paused by a person: the account stops, the blast's reason stays the person's.
+    given(created(1), paused)
+      .when({ type: "pause_account", sessionId: "s1", reason: "463", now })
+      .then([accountPaused("s1", "463")]);
+  });
+
+  it("resumes one account, or the whole blast with every account", () => {
+    const byPool: BlastEvent = {
+      type: "blast.paused",
+      data: { blastId: "b1", reason: "no account in the pool can send", at, byPool: true },
+    };
+    given(created(3, ["s1", "s2"]), accountPaused("s1", "463"))
+      .when({ type: "resume", sessionId: "s1", now })
+      .then([accountResumed("s1")]);
+    given(created(3, ["s1", "s2"]), accountPaused("s1", "463"), accountPaused("s2", "463"), byPool)
+      .when({ type: "resume", sessionId: "s2", now })
+      .then([accountResumed("s2"), resumed]);
+    // A person paused the blast: an account coming back does not overrule them.
+    given(created(3, ["s1", "s2"]), accountPaused("s1", "463"), paused)
+      .when({ type: "resume", sessionId: "s1", now })
+      .then([accountResumed("s1")]);
+    given(created(3, ["s1", "s2"]), accountPaused("s1", "463"), accountPaused("s2", "x"), byPool)
+      .when({ type: "resume", now })
+      .then([resumed, accountResumed("s1"), accountResumed("s2")]);
+    given(created(3, ["s1", "s2"]), accountPaused("s2", "x"))
+      .when({ type: "resume", now })
+      .then([accountResumed("s2")]);
+    given(created(3, ["s1", "s2"]))
+      .when({ type: "resume", sessionId: "s1", now })
+      .thenThrows("conflict", /not paused/);
+    given(created(3, ["s1", "s2"]))
+      .when({ type: "resume", sessionId: "s9", now })
+      .thenThrows("invalid", /not in the pool/);
   });
 
   it("completes only when every recipient has an outcome, and only once", () => {
@@ -167,8 +258,14 @@ describe("blast decider", () => {
     assert.equal(foldBlast([created(), cancelled, paused]).status, "cancelled");
   });
 
-  it("progress counts outcomes and shows nothing pending once cancelled", () => {
-    const running = foldBlast([created(5), sent(0), failed(1)]);
+  it("progress counts outcomes per account and shows nothing pending once cancelled", () => {
+    const running = foldBlast([
+      created(5, ["s1", "s2"]),
+      sent(0, "s1"),
+      failed(1, "s2"),
+      sent(0, "s2"),
+      accountPaused("s2", "463"),
+    ]);
     if (running.status === "none") return assert.fail("blast exists");
     assert.deepEqual(progressOf(running), {
       blastId: "b1",
@@ -180,9 +277,37 @@ describe("blast decider", () => {
       delivered: 0,
       read: 0,
       pending: 3,
+      sessionIds: ["s1", "s2"],
+      bySession: {
+        s1: { sent: 1, failed: 0, inDoubt: 0 },
+        s2: { sent: 0, failed: 1, inDoubt: 0, paused: "463" },
+      },
     });
     const stopped = foldBlast([created(5), sent(0), cancelled]);
     if (stopped.status === "none") return assert.fail("blast exists");
     assert.equal(progressOf(stopped).pending, 0);
+  });
+
+  it("folds the one-outcome events of blasts logged before pools onto their one account", () => {
+    const legacy: BlastEvent[] = [
+      {
+        type: "blast.created",
+        data: {
+          blastId: "b1",
+          sessionId: "old",
+          template: "hi",
+          total: 2,
+          rejected: 0,
+          duplicates: 0,
+          createdAt: at,
+        },
+      },
+      { type: "recipient.sent", data: { blastId: "b1", idx: 0, phone: "+10", messageId: "m0", at } },
+      { type: "recipient.in_doubt", data: { blastId: "b1", idx: 1, phone: "+11", at } },
+    ];
+    const state = foldBlast(legacy);
+    if (state.status === "none") return assert.fail("blast exists");
+    assert.deepEqual(progressOf(state).bySession, { old: { sent: 1, failed: 0, inDoubt: 1 } });
+    assert.equal(progressOf(state).pending, 0);
   });
 });

@@ -1,0 +1,180 @@
+// The blast event log's schema: every fact a blast's life records, as stored on
+// `blast.<blastId>.<what>` in BLAST_EVENTS. Events are decoded through this schema, never cast, so
+// a malformed or foreign message is refused at the edge instead of corrupting a fold.
+import { Type, type Static } from "typebox";
+import { Compile } from "typebox/compile";
+
+const PacingWindow = Type.Object({
+  startHour: Type.Number(),
+  endHour: Type.Number(),
+  timeZone: Type.String(),
+});
+
+/** Pacing settings for one blast over its accounts' (mirrors `PacingOverrides`). */
+const PacingOverridesSchema = Type.Object({
+  minDelayMs: Type.Optional(Type.Number()),
+  maxDelayMs: Type.Optional(Type.Number()),
+  perMinute: Type.Optional(Type.Number()),
+  perHour: Type.Optional(Type.Number()),
+  perDay: Type.Optional(Type.Number()),
+  typing: Type.Optional(Type.Boolean()),
+  checkNumbers: Type.Optional(Type.Boolean()),
+  window: Type.Optional(Type.Union([PacingWindow, Type.Null()])),
+});
+
+const RecipientRefSchema = Type.Object({
+  idx: Type.Integer({ minimum: 0 }),
+  phone: Type.String(),
+  name: Type.Optional(Type.String()),
+});
+
+/** One recipient's outcome inside a `recipients.settled` event. */
+const SettledOutcomeSchema = Type.Union([
+  Type.Object({
+    idx: Type.Integer({ minimum: 0 }),
+    phone: Type.String(),
+    kind: Type.Literal("sent"),
+    messageId: Type.String(),
+  }),
+  Type.Object({
+    idx: Type.Integer({ minimum: 0 }),
+    phone: Type.String(),
+    kind: Type.Literal("failed"),
+    reason: Type.String(),
+  }),
+  Type.Object({ idx: Type.Integer({ minimum: 0 }), phone: Type.String(), kind: Type.Literal("in_doubt") }),
+]);
+
+const event = <T extends string, D extends ReturnType<typeof Type.Object>>(type: T, data: D) =>
+  Type.Object({ type: Type.Literal(type), data });
+
+const recipientFact = Type.Object({
+  blastId: Type.String(),
+  idx: Type.Integer({ minimum: 0 }),
+  phone: Type.String(),
+  at: Type.String(),
+});
+
+const receiptData = Type.Object({
+  blastId: Type.String(),
+  idx: Type.Integer({ minimum: 0 }),
+  phone: Type.String(),
+  at: Type.String(),
+  /** The account whose message it was (receipts logged before pools lack it). */
+  sessionId: Type.Optional(Type.String()),
+});
+
+export const BlastEventSchema = Type.Union([
+  event(
+    "blast.created",
+    Type.Object({
+      blastId: Type.String(),
+      /** The pool: every account that may send this blast's messages (one or more). */
+      sessionIds: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+      /** Blasts created before pools name their one account here. */
+      sessionId: Type.Optional(Type.String()),
+      campaignId: Type.Optional(Type.String()),
+      template: Type.String(),
+      total: Type.Integer({ minimum: 0 }),
+      rejected: Type.Integer({ minimum: 0 }),
+      duplicates: Type.Integer({ minimum: 0 }),
+      createdAt: Type.String(),
+      pacing: Type.Optional(PacingOverridesSchema),
+    }),
+  ),
+  event(
+    "blast.recipients_added",
+    Type.Object({ blastId: Type.String(), recipients: Type.Array(RecipientRefSchema) }),
+  ),
+  /** Outcomes settled by one account in one step: one event for a batch, or for a single send. */
+  event(
+    "recipients.settled",
+    Type.Object({
+      blastId: Type.String(),
+      sessionId: Type.String(),
+      at: Type.String(),
+      outcomes: Type.Array(SettledOutcomeSchema, { minItems: 1 }),
+    }),
+  ),
+  // One outcome per event, as blasts logged them before outcomes were batched; still folded.
+  event(
+    "recipient.sent",
+    Type.Object({
+      blastId: Type.String(),
+      idx: Type.Integer({ minimum: 0 }),
+      phone: Type.String(),
+      messageId: Type.String(),
+      at: Type.String(),
+    }),
+  ),
+  event(
+    "recipient.failed",
+    Type.Object({
+      blastId: Type.String(),
+      idx: Type.Integer({ minimum: 0 }),
+      phone: Type.String(),
+      reason: Type.String(),
+      at: Type.String(),
+    }),
+  ),
+  event("recipient.in_doubt", recipientFact),
+  event("recipient.delivered", receiptData),
+  event("recipient.read", receiptData),
+  event(
+    "blast.paused",
+    Type.Object({
+      blastId: Type.String(),
+      reason: Type.String(),
+      at: Type.String(),
+      /** Paused because no account in the pool could send, not by a person. */
+      byPool: Type.Optional(Type.Boolean()),
+    }),
+  ),
+  event("blast.resumed", Type.Object({ blastId: Type.String(), at: Type.String() })),
+  event(
+    "blast.account_paused",
+    Type.Object({
+      blastId: Type.String(),
+      sessionId: Type.String(),
+      reason: Type.String(),
+      at: Type.String(),
+    }),
+  ),
+  event(
+    "blast.account_resumed",
+    Type.Object({ blastId: Type.String(), sessionId: Type.String(), at: Type.String() }),
+  ),
+  event("blast.cancelled", Type.Object({ blastId: Type.String(), at: Type.String() })),
+  event("blast.completed", Type.Object({ blastId: Type.String(), at: Type.String() })),
+]);
+
+export type BlastEvent = Static<typeof BlastEventSchema>;
+export type BlastEventType = BlastEvent["type"];
+export type SettledOutcome = Static<typeof SettledOutcomeSchema>;
+export type RecipientRef = Static<typeof RecipientRefSchema>;
+
+const checkEvent = Compile(BlastEventSchema);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeBlastEvent(event: BlastEvent): Uint8Array {
+  return encoder.encode(JSON.stringify(event));
+}
+
+export class MalformedEventError extends Error {}
+
+export function decodeBlastEvent(data: Uint8Array): BlastEvent {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(data));
+  } catch {
+    throw new MalformedEventError("blast event is not JSON");
+  }
+  if (!checkEvent.Check(value)) {
+    const first = checkEvent.Errors(value)[0];
+    throw new MalformedEventError(
+      `malformed blast event${first ? `: ${first.instancePath || "/"} ${first.message}` : ""}`,
+    );
+  }
+  return value;
+}
