@@ -1,9 +1,15 @@
 // The shapes the console reads from the API and the WebSockets (see the OpenAPI document).
-import type { BlastProgress as DomainProgress } from "../../../../shared/domain/blast.ts";
+import type {
+  AccountProgress as DomainAccountProgress,
+  BlastProgress as DomainProgress,
+} from "../../../../shared/domain/blast.ts";
+import type { PacingOverrides } from "../../../../shared/domain/pacing.ts";
 import type { QrUpdateMessage, SessionStatusMessage } from "../../../../shared/messages/sessionEvents.ts";
 
 export type { QrUpdateMessage, SessionStatusMessage };
 export type BlastProgress = DomainProgress;
+/** One account of a blast's pool: its outcomes, and why it takes no work when it is paused. */
+export type AccountProgress = DomainAccountProgress;
 
 export interface Session {
   sessionId: string;
@@ -12,9 +18,26 @@ export interface Session {
   account?: string;
   owner?: string;
   updatedAt?: string;
+  /** The account's proxy, password shown as ***. */
+  proxy?: string;
+  /** The warm-up ramp today; absent when the account has none. */
+  warmup?: WarmupStatus;
 }
 
+export interface WarmupStatus {
+  day: number;
+  todayCap: number;
+  sentToday: number;
+  complete: boolean;
+  startedAt?: string;
+  nextDayAt?: string;
+}
+
+/** The account's own pacing settings (GET/PUT /api/sessions/:id/pacing). */
+export type SessionPacing = PacingOverrides;
+
 export interface BlastSummary extends BlastProgress {
+  /** The first account of the pool, kept for clients from before pools. */
   sessionId: string;
   campaignId?: string;
   template: string;
@@ -61,4 +84,9 @@ export interface Campaign {
   createdAt: string;
 }
 
-export type BlastProgressMessage = BlastProgress & { type: "blast_progress" };
+/**
+ * The socket's first message is read from the blast's summary without the pool; the projector's
+ * updates that follow carry it. A page keeps the pool figures it has when a message lacks them.
+ */
+export type BlastProgressMessage = Omit<BlastProgress, "sessionIds" | "bySession"> &
+  Partial<Pick<BlastProgress, "sessionIds" | "bySession">> & { type: "blast_progress" };

@@ -1,7 +1,9 @@
 /// <reference lib="dom" />
 // Blasts: a form that previews the first messages and the rejected rows before anything is sent,
-// and the list of blasts with live progress, controls, failures and the results export.
+// and the list of blasts with live progress, controls, failures and the results export. A blast is
+// sent from a pool of accounts; each card shows every account's share and why one is paused.
 import type {
+  AccountProgress,
   BlastPreview,
   BlastProgress,
   BlastProgressMessage,
@@ -28,6 +30,7 @@ const COUNT_LABELS: Record<(typeof COUNTS)[number], string> = {
   read: "read",
   pending: "pending",
 };
+const ACCOUNT_COUNTS = ["sent", "failed", "inDoubt"] as const;
 
 function rejectedTable(rows: RejectedRow[], count: number): HTMLElement {
   if (count === 0) return el("p", { class: "rejected-none" }, "No rejected rows.");
@@ -50,8 +53,81 @@ function rejectedTable(rows: RejectedRow[], count: number): HTMLElement {
   );
 }
 
+/** The first open account, else the first: a pool of one until the user picks more. */
+function defaultAccount(sessions: readonly Session[]): string | undefined {
+  return (sessions.find((s) => s.status === "open") ?? sessions[0])?.sessionId;
+}
+
+/** The accounts a blast is sent from: a checkbox per session, with the state it is in now. */
+function poolChooser(onChange: () => void) {
+  const list = el("div", { class: "pool-accounts" });
+  const hint = el("p", { class: "pool-hint meta" });
+  const node = el("fieldset", { class: "pool" }, el("legend", {}, "Send from"), list, hint);
+  let statuses = new Map<string, string>();
+  const boxes = () => Array.from(list.querySelectorAll<HTMLInputElement>("input[name=sessionIds]"));
+  const chosen = () => boxes().flatMap((box) => (box.checked ? [box.value] : []));
+  const explain = () => {
+    const pool = chosen();
+    const idle = pool.filter((id) => statuses.get(id) !== "open");
+    const share =
+      pool.length === 1
+        ? `Sent from ${pool[0] ?? ""}.`
+        : `${pool.length} accounts share the sending: each recipient gets the message once, from one of them.`;
+    hint.textContent =
+      pool.length === 0
+        ? "Choose at least one account."
+        : share +
+          (idle.length > 0 ? ` Not open now, so sending nothing until they are: ${idle.join(", ")}.` : "");
+  };
+  list.addEventListener("change", () => {
+    explain();
+    onChange();
+  });
+  return {
+    node,
+    chosen,
+    /** Lists `sessions`, keeping what was chosen; true when that choice had to change. */
+    show(sessions: readonly Session[]): boolean {
+      const firstTime = boxes().length === 0;
+      const before = chosen();
+      const listed = new Set(sessions.map((s) => s.sessionId));
+      let keep = before.filter((id) => listed.has(id));
+      // An empty choice the user made stays empty; one emptied by accounts removed meanwhile does not.
+      if (keep.length === 0 && (firstTime || before.length > 0)) {
+        const first = defaultAccount(sessions);
+        keep = first ? [first] : [];
+      }
+      statuses = new Map(sessions.map((s) => [s.sessionId, s.status]));
+      replaceChildren(
+        list,
+        ...sessions.map((s) =>
+          el(
+            "label",
+            {
+              class: "inline pool-account",
+              "data-session": s.sessionId,
+              "data-status": s.status,
+              title: s.reason,
+            },
+            el("input", {
+              type: "checkbox",
+              name: "sessionIds",
+              value: s.sessionId,
+              checked: keep.includes(s.sessionId),
+            }),
+            s.sessionId,
+            el("span", { class: "status" }, s.status),
+          ),
+        ),
+      );
+      if (sessions.length === 0) list.append(el("p", { class: "empty" }, "No sessions: add one first."));
+      explain();
+      return keep.length !== before.length || keep.some((id, i) => id !== before[i]);
+    },
+  };
+}
+
 function blastForm(onCreated: (blastId: string) => void): HTMLElement {
-  const session = el("select", { name: "sessionId", required: true });
   const campaign = el("select", { name: "campaignId" });
   const file = fileDrop("Drop an .xlsx or .csv here, or click to choose");
   const template = el("textarea", {
@@ -65,24 +141,24 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
   const send = el("button", { type: "submit", class: "send", disabled: true }, "Send blast");
   // One key per previewed request: a double click or a retry after a timeout starts one blast.
   let idempotencyKey = "";
+  const invalidate = () => {
+    send.disabled = true;
+    idempotencyKey = "";
+  };
+  const pool = poolChooser(invalidate);
 
   const loadChoices = async () => {
     const [sessions, campaigns] = await Promise.all([
       api<Session[]>("/api/sessions"),
       api<Page<Campaign>>("/api/campaigns?pageSize=200"),
     ]);
-    const chosenSession = session.value;
     const chosenCampaign = campaign.value;
-    replaceChildren(
-      session,
-      ...sessions.map((s) => el("option", { value: s.sessionId }, `${s.sessionId} (${s.status})`)),
-    );
+    if (pool.show(sessions)) invalidate();
     replaceChildren(
       campaign,
       el("option", { value: "" }, "no campaign: the uploaded file only"),
       ...campaigns.items.map((c) => el("option", { value: c.campaignId }, `${c.name} (${c.total})`)),
     );
-    if (chosenSession) session.value = chosenSession;
     campaign.value = chosenCampaign;
   };
   document.addEventListener(CAMPAIGNS_CHANGED, () => void loadChoices());
@@ -93,22 +169,24 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
 
   const formData = () => {
     const data = new FormData();
-    data.set("sessionId", session.value);
+    // One field with commas, not the field repeated: a form may carry 20 fields, a pool 100 ids.
+    data.set("sessionIds", pool.chosen().join(","));
     data.set("message", template.value);
     if (campaign.value) data.set("campaignId", campaign.value);
     const chosen = file.file();
     if (chosen) data.set("recipientsFile", chosen, chosen.name);
     return data;
   };
-  const invalidate = () => {
-    send.disabled = true;
-    idempotencyKey = "";
-  };
-  for (const input of [session, campaign, template]) input.addEventListener("input", invalidate);
+  for (const input of [campaign, template]) input.addEventListener("input", invalidate);
   file.onChange(invalidate);
 
   const runPreview = () => {
     message.clear();
+    if (pool.chosen().length === 0) {
+      replaceChildren(preview);
+      message.show("Choose at least one account to send from.");
+      return;
+    }
     api<BlastPreview>("/api/blasts/preview", { method: "POST", form: formData() })
       .then((result) => {
         replaceChildren(
@@ -140,7 +218,7 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
     "form",
     { class: "card blast-form" },
     el("h3", {}, "New blast"),
-    el("label", {}, "Session", session),
+    pool.node,
     el("label", {}, "Campaign", campaign),
     file.node,
     el("label", {}, "Message", template),
@@ -178,6 +256,105 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
   return form;
 }
 
+/** What a card shows: an answer of the API, or a socket message (which may lack the pool's figures). */
+type BlastUpdate = Omit<BlastProgressMessage, "type"> & { reason?: string };
+
+const NO_OUTCOMES: AccountProgress = { sent: 0, failed: 0, inDoubt: 0 };
+
+interface AccountRow {
+  readonly row: HTMLElement;
+  readonly cells: Record<(typeof ACCOUNT_COUNTS)[number], HTMLElement>;
+  readonly state: HTMLElement;
+  readonly action: HTMLElement;
+  resumable: boolean;
+}
+
+/** The pool of one blast: each account's outcomes, and a paused account's reason and resume. */
+function accountsTable(onResume: (sessionId: string) => void) {
+  const body = el("tbody");
+  const node = el(
+    "table",
+    { class: "accounts" },
+    el(
+      "thead",
+      {},
+      el(
+        "tr",
+        {},
+        el("th", {}, "account"),
+        ...ACCOUNT_COUNTS.map((c) => el("th", {}, COUNT_LABELS[c])),
+        el("th", {}, "state"),
+        el("th", {}),
+      ),
+    ),
+    body,
+  );
+  const rows = new Map<string, AccountRow>();
+  const rowFor = (sessionId: string) => {
+    const known = rows.get(sessionId);
+    if (known) return known;
+    const cell = (c: (typeof ACCOUNT_COUNTS)[number]) => el("td", { class: "count", "data-field": c });
+    const cells = { sent: cell("sent"), failed: cell("failed"), inDoubt: cell("inDoubt") };
+    const state = el("td", { class: "account-state", "data-field": "state" });
+    const action = el("td", { class: "account-action" });
+    const row = el(
+      "tr",
+      { "data-account": sessionId },
+      el("th", { scope: "row" }, sessionId),
+      ...ACCOUNT_COUNTS.map((c) => cells[c]),
+      state,
+      action,
+    );
+    body.append(row);
+    const made: AccountRow = { row, cells, state, action, resumable: false };
+    rows.set(sessionId, made);
+    return made;
+  };
+  return {
+    node,
+    show(progress: BlastProgress) {
+      const terminal = progress.status === "completed" || progress.status === "cancelled";
+      for (const sessionId of progress.sessionIds) {
+        const r = rowFor(sessionId);
+        const figures = progress.bySession[sessionId] ?? NO_OUTCOMES;
+        for (const c of ACCOUNT_COUNTS) r.cells[c].textContent = String(figures[c]);
+        const { paused } = figures;
+        if (paused !== undefined) r.row.dataset.paused = "";
+        else delete r.row.dataset.paused;
+        r.state.textContent =
+          paused !== undefined
+            ? `paused: ${paused}`
+            : terminal
+              ? "finished"
+              : progress.status === "paused"
+                ? "waiting for the blast to resume"
+                : "taking work";
+        // The button is replaced only when it appears or goes, so live updates never pull it
+        // from under a click.
+        const resumable = paused !== undefined && !terminal;
+        if (resumable !== r.resumable) {
+          r.resumable = resumable;
+          replaceChildren(
+            r.action,
+            resumable &&
+              el(
+                "button",
+                { type: "button", class: "resume-account secondary", onclick: () => onResume(sessionId) },
+                "Resume account",
+              ),
+          );
+        }
+      }
+    },
+  };
+}
+
+function poolText(sessionIds: readonly string[]): string {
+  return sessionIds.length === 1
+    ? `session ${sessionIds[0] ?? ""}`
+    : `pool of ${sessionIds.length}: ${sessionIds.join(", ")}`;
+}
+
 function blastCard(blast: BlastSummary): { node: HTMLElement; live?: LiveSubscription } {
   const card = el("article", { class: "card blast", "data-blast": blast.blastId });
   const bar = el("progress", { class: "progress", max: 1, value: 0 });
@@ -203,6 +380,14 @@ function blastCard(blast: BlastSummary): { node: HTMLElement; live?: LiveSubscri
       .then(show)
       .catch((err: unknown) => message.show(messageOf(err)));
   };
+  const accounts = accountsTable((sessionId) => {
+    message.clear();
+    api<BlastProgress>(`/api/blasts/${blast.blastId}/resume?sessionId=${encodeURIComponent(sessionId)}`, {
+      method: "POST",
+    })
+      .then(show)
+      .catch((err: unknown) => message.show(messageOf(err)));
+  });
   const loadFailures = () =>
     api<{ items: Array<{ idx: number; phone: string; reason: string }> }>(
       `/api/blasts/${blast.blastId}/failures`,
@@ -232,7 +417,7 @@ function blastCard(blast: BlastSummary): { node: HTMLElement; live?: LiveSubscri
       )
       .catch((err: unknown) => message.show(messageOf(err)));
 
-  function show(progress: BlastProgress & { reason?: string }) {
+  function show(progress: BlastUpdate) {
     const settled = progress.sent + progress.failed + progress.inDoubt;
     bar.max = Math.max(progress.total, 1);
     bar.value = settled;
@@ -242,6 +427,8 @@ function blastCard(blast: BlastSummary): { node: HTMLElement; live?: LiveSubscri
     if (progress.reason !== undefined)
       reason.textContent = progress.status === "paused" ? progress.reason : "";
     for (const c of COUNTS) countNodes[c].textContent = String(progress[c]);
+    const { sessionIds, bySession } = progress;
+    if (sessionIds && bySession) accounts.show({ ...progress, sessionIds, bySession });
     const terminal = progress.status === "completed" || progress.status === "cancelled";
     replaceChildren(
       controls,
@@ -271,12 +458,13 @@ function blastCard(blast: BlastSummary): { node: HTMLElement; live?: LiveSubscri
     el(
       "p",
       { class: "meta" },
-      `session ${blast.sessionId}${blast.campaignId ? ` · campaign ${blast.campaignId}` : ""} · ${new Date(blast.createdAt).toLocaleString()}`,
+      `${poolText(blast.sessionIds.length > 0 ? blast.sessionIds : [blast.sessionId])}${blast.campaignId ? ` · campaign ${blast.campaignId}` : ""} · ${new Date(blast.createdAt).toLocaleString()}`,
     ),
     el("blockquote", { class: "template" }, blast.template),
     el("div", { class: "bar" }, bar, percent),
     counts,
     reason,
+    accounts.node,
     controls,
     message.node,
     failures,
