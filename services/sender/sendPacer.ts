@@ -3,7 +3,13 @@
 // moves) and says how long to wait before the next message, or how many may go at once, under the
 // session's and the blast's pacing policy.
 import type { Redis } from "ioredis";
-import { nextSendTime, pruneSends, sendAllowance, type PacingPolicy } from "../../shared/domain/pacing.ts";
+import {
+  isUnlimited,
+  nextSendTime,
+  pruneSends,
+  sendAllowance,
+  type PacingPolicy,
+} from "../../shared/domain/pacing.ts";
 import { appKeys, type AppKeys } from "../../shared/redis/keys.ts";
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -53,12 +59,16 @@ export class SendPacer {
 
   /** When the next message from this session may go, and which rule decided it. */
   async nextSlot(sessionId: string, policy: PacingPolicy): Promise<{ at: number; reason: string }> {
+    // An unlimited account sends thousands a minute: reading its day of sends per batch would
+    // cost more than the batch.
+    if (isUnlimited(policy)) return { at: this.now(), reason: "unlimited" };
     const { sends, firstSendAt } = await this.history(sessionId);
     return nextSendTime(policy, sends, this.now(), this.random, firstSendAt);
   }
 
   /** How many messages may go right now, back to back (Infinity: nothing limits them). */
   async allowance(sessionId: string, policy: PacingPolicy): Promise<number> {
+    if (isUnlimited(policy)) return Infinity;
     const { sends, firstSendAt } = await this.history(sessionId);
     return sendAllowance(policy, sends, this.now(), firstSendAt);
   }
@@ -67,10 +77,18 @@ export class SendPacer {
     await this.recordSends(sessionId, 1);
   }
 
-  /** Records `count` sends made now, in one round trip (one disk flush with appendfsync always). */
-  async recordSends(sessionId: string, count: number): Promise<void> {
+  /**
+   * Records `count` sends made now, in one round trip (one disk flush with appendfsync always).
+   * Under an unlimited policy only the first send is kept (for a warm-up set later): a day of an
+   * unlimited account's sends would be a large set nobody reads.
+   */
+  async recordSends(sessionId: string, count: number, policy?: PacingPolicy): Promise<void> {
     if (count <= 0) return;
     const at = this.now();
+    if (policy && isUnlimited(policy)) {
+      await this.redis.set(this.keys.firstSend(sessionId), String(at), "NX");
+      return;
+    }
     const key = this.keys.pace(sessionId);
     // Members must differ, or sends at the same millisecond would count once.
     const tag = Math.random().toString(36).slice(2, 8);

@@ -129,6 +129,22 @@ export function validatePacing(p: PacingOverrides): string[] {
 }
 
 /** A uniformly jittered delay in [min, max]. */
+/**
+ * Nothing holds this account's messages apart or counts them: no delay, no cap, no ramp, no
+ * window. Its send history need not be read (or kept) to pace it.
+ */
+export function isUnlimited(policy: PacingPolicy): boolean {
+  return (
+    policy.minDelayMs === 0 &&
+    policy.maxDelayMs === 0 &&
+    policy.perMinute === 0 &&
+    policy.perHour === 0 &&
+    policy.perDay === 0 &&
+    policy.warmup === null &&
+    policy.window === null
+  );
+}
+
 export function nextSendDelay(
   policy: Pick<PacingPolicy, "minDelayMs" | "maxDelayMs">,
   random: () => number,

@@ -253,7 +253,7 @@ export class SessionWorker {
             blastId,
             settlements.map((s) => ({ idx: s.job.work.idx, outcome: s.outcome })),
           ),
-          attempts > 0 ? deps.pacer.recordSends(deps.sessionId, attempts) : undefined,
+          attempts > 0 ? deps.pacer.recordSends(deps.sessionId, attempts, policy) : undefined,
         ]);
       },
       record: async (settlements) => {

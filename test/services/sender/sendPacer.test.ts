@@ -136,4 +136,30 @@ describe("SendPacer", () => {
       "day 1 again",
     );
   });
+
+  it("an unlimited account is never held back and keeps no history, only its first send", async () => {
+    const { clock, prefix, pacer } = setup();
+    const unlimited: PacingPolicy = {
+      ...defaultPacing,
+      minDelayMs: 0,
+      maxDelayMs: 0,
+      perMinute: 0,
+      perHour: 0,
+      perDay: 0,
+      typing: false,
+      warmup: null,
+      window: null,
+    };
+    const p = pacer();
+    for (let batch = 0; batch < 5; batch++) await p.recordSends("fast", 100, unlimited);
+    assert.equal(await p.allowance("fast", unlimited), Infinity);
+    assert.deepEqual(await p.nextSlot("fast", unlimited), { at: clock.now, reason: "unlimited" });
+    const keys = appKeys(prefix);
+    assert.equal(await redis.exists(keys.pace("fast")), 0, "no set of a day of sends");
+    assert.equal(await redis.get(keys.firstSend("fast")), String(T0));
+    // The same account with a cap counts what it sends from then on.
+    const capped: PacingPolicy = { ...unlimited, perDay: 10 };
+    await p.recordSends("fast", 4, capped);
+    assert.equal(await p.allowance("fast", capped), 6);
+  });
 });
