@@ -86,6 +86,75 @@ describe("blast API", () => {
     await assertNothingMade(start);
   });
 
+  it("refuses a bad pool with the reason and queues nothing", async () => {
+    const start = await snapshot();
+    const one = [{ phone: "+12025550100" }];
+    const cases: Array<[unknown, number, RegExp]> = [
+      [{ sessionIds: [], message: "hi", recipients: one }, 400, /pool is empty/],
+      [{ message: "hi", recipients: one }, 400, /pool is empty/],
+      [
+        { sessionIds: ["s1", "ghost", "gone"], message: "hi", recipients: one },
+        400,
+        /unknown account\(s\) in the pool: ghost, gone/,
+      ],
+      [{ sessionIds: ["s1", "s1"], message: "hi", recipients: one }, 400, /s1 is listed twice/],
+      [{ sessionId: "s1", sessionIds: ["s1"], message: "hi", recipients: one }, 400, /not both/],
+      [{ sessionIds: ["s1", "a.b"], message: "hi", recipients: one }, 400, /sessionIds/],
+      [
+        { sessionIds: Array.from({ length: 101 }, (_, i) => `p${i}`), message: "hi", recipients: one },
+        400,
+        /sessionIds/,
+      ],
+    ];
+    for (const [body, status, message] of cases) {
+      const res = await post(body);
+      assert.equal(res.statusCode, status, `${JSON.stringify(body).slice(0, 80)} -> ${res.body}`);
+      assert.match(res.json<{ message: string }>().message, message);
+    }
+    const form = multipart(
+      { sessionIds: "s1,ghost", message: "hi" },
+      { field: "recipientsFile", filename: "l.csv", data: "phone\n+12025550100\n" },
+    );
+    const res = await gw.inject({ method: "POST", url: "/api/blasts", ...form });
+    assert.equal(res.statusCode, 400, res.body);
+    assert.match(res.json<{ message: string }>().message, /unknown account\(s\) in the pool: ghost/);
+    await assertNothingMade(start);
+  });
+
+  it("queues a pool's work once for the whole pool, from JSON or a form", async () => {
+    const added = await gw.inject({ method: "POST", url: "/api/sessions", payload: { sessionId: "s2" } });
+    assert.ok(added.statusCode < 300, added.body);
+    const res = await post({
+      sessionIds: ["s1", "s2"],
+      message: "hi",
+      recipients: [{ phone: "+12025550120" }, { phone: "+12025550121" }],
+    });
+    assert.equal(res.statusCode, 202, res.body);
+    const { blastId } = res.json<{ blastId: string }>();
+    assert.equal(await queued(subjects.sendWork(blastId)), 2);
+    const view = await eventually(async () => {
+      const r = await gw.inject({ url: `/api/blasts/${blastId}` });
+      return r.statusCode === 200
+        ? r.json<{ sessionIds: string[]; bySession: Record<string, unknown> }>()
+        : undefined;
+    });
+    assert.deepEqual(view.sessionIds, ["s1", "s2"]);
+    assert.deepEqual(Object.keys(view.bySession), ["s1", "s2"]);
+
+    const form = multipart(
+      { sessionIds: "s2, s1", message: "hi" },
+      { field: "recipientsFile", filename: "l.csv", data: "phone\n+12025550130\n" },
+    );
+    const fromForm = await gw.inject({ method: "POST", url: "/api/blasts", ...form });
+    assert.equal(fromForm.statusCode, 202, fromForm.body);
+    const formBlast = fromForm.json<{ blastId: string }>().blastId;
+    const formView = await eventually(async () => {
+      const r = await gw.inject({ url: `/api/blasts/${formBlast}` });
+      return r.statusCode === 200 ? r.json<{ sessionIds: string[] }>() : undefined;
+    });
+    assert.deepEqual(formView.sessionIds, ["s2", "s1"]);
+  });
+
   it("rejects bad uploads: wrong type 415, damaged file 400, too large 413, no phone column 400", async () => {
     const start = await snapshot();
     const fields = { sessionId: "s1", message: "Hi {name}" };
