@@ -13,6 +13,8 @@ export class BlastWork {
   private consumer: Consumer | undefined;
   /** Messages the blast still had queued after the last one this account took (JetStream's count). */
   private pending = 0;
+  /** This account has taken work from the blast before: an empty queue means drained, not "not yet". */
+  private received = false;
 
   constructor(
     private readonly nats: Nats,
@@ -20,6 +22,8 @@ export class BlastWork {
     private readonly ackWaitMs: number,
     /** Messages the whole pool may hold unacked at once. */
     private readonly inFlight: number,
+    /** Accounts pulling from the same consumer. */
+    private readonly poolSize: number,
   ) {}
 
   private async open(): Promise<Consumer> {
@@ -39,11 +43,21 @@ export class BlastWork {
   }
 
   /**
-   * Up to `max` messages. A pull for more than one asks only for what JetStream said was queued, so
-   * it is answered at once; a pull of one waits up to a second for work to arrive.
+   * Up to `max` messages. A pull for more than one asks only for what JetStream says is queued
+   * (an account's share of it, in a pool, where the others take from the same queue), so it is
+   * answered at once; a pull for more than is there would wait out its expiry. A pull of one waits
+   * up to a second for work to arrive, as does the first pull of a blast whose work is still being
+   * queued; an account that has drained a blast moves on at once instead.
    */
   async take(max: number): Promise<JsMsg[]> {
     const consumer = await this.open();
+    if (max > 1 && (this.poolSize > 1 || this.pending === 0)) {
+      const info = await consumer.info(false);
+      this.pending = info.num_pending === 0 ? 0 : Math.max(1, Math.floor(info.num_pending / this.poolSize));
+      // Nothing queued and nothing out (a message handed back waits among the unacked ones).
+      const drained = info.num_pending === 0 && info.num_ack_pending === 0;
+      if (drained && this.received) return [];
+    }
     const want = Math.max(1, Math.min(max, this.pending));
     const taken: JsMsg[] = [];
     if (want === 1) {
@@ -58,6 +72,7 @@ export class BlastWork {
     }
     const last = taken.at(-1);
     this.pending = last ? last.info.pending : 0;
+    if (last) this.received = true;
     return taken;
   }
 

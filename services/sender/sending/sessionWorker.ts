@@ -71,6 +71,8 @@ export class SessionWorker {
   private rotation = 0;
   private wake: (() => void) | undefined;
   private consecutiveFailures = 0;
+  /** Sleeping because there was nothing to take (not because pacing holds the account back). */
+  private idle = false;
   private slot: { at: number; reason: string; computedAt: number } | undefined;
 
   constructor(private readonly deps: SessionWorkerDeps) {}
@@ -81,6 +83,14 @@ export class SessionWorker {
     this.loop = this.run().catch((err: unknown) => {
       this.deps.log.error({ err, sessionId: this.deps.sessionId }, "session worker stopped on error");
     });
+  }
+
+  /**
+   * A blast of this account's has news (it started, resumed, an account came back): look now
+   * rather than at the next idle poll. A wait imposed by pacing is not cut short.
+   */
+  nudge(): void {
+    if (this.idle) this.wake?.();
   }
 
   /** Lets the batch in progress settle, then stops pulling work. */
@@ -105,7 +115,11 @@ export class SessionWorker {
     while (this.running) {
       try {
         const worked = await this.step();
-        if (!worked && this.running) await this.sleep(IDLE_POLL_MS);
+        if (!worked && this.running) {
+          this.idle = true;
+          await this.sleep(IDLE_POLL_MS);
+          this.idle = false;
+        }
       } catch (err) {
         this.deps.log.warn({ err, sessionId: this.deps.sessionId }, "send step failed; retrying");
         if (this.running) await this.sleep(1000);
@@ -157,7 +171,7 @@ export class SessionWorker {
     let work = this.work.get(blastId);
     if (!work) {
       const inFlight = Math.max(1, poolSize * this.deps.maxBatch);
-      work = new BlastWork(this.deps.nats, blastId, this.deps.ackWaitMs, inFlight);
+      work = new BlastWork(this.deps.nats, blastId, this.deps.ackWaitMs, inFlight, poolSize);
       this.work.set(blastId, work);
     }
     return work;

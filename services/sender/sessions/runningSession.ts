@@ -110,6 +110,11 @@ export class RunningSession {
     this.commands = answerSessionCommands(deps.nats, deps.owner, sessionId, this.connection);
   }
 
+  /** One of this account's blasts changed: its worker looks for work now. */
+  nudge(): void {
+    this.worker.nudge();
+  }
+
   async start(): Promise<void> {
     this.deps.log.info({ sessionId: this.sessionId, token: this.lease.token }, "session acquired");
     this.worker.start();

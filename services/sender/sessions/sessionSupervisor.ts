@@ -1,8 +1,10 @@
 // Holds the leases of the sessions this sender runs: acquires a fair share of unowned sessions,
 // renews the leases, stops a session at once when its lease is lost (before another owner can
 // open it), and hands sessions over when more senders join. Running a session is RunningSession's.
+import type { Subscription } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { Lease, SessionLeases } from "../../../shared/nats/sessionLeases.ts";
+import { subjects } from "../../../shared/nats/topology.ts";
 import type { SessionRegistry } from "../../../shared/redis/sessions.ts";
 import type { StatusUpdate } from "../transports/transport.ts";
 import { RunningSession, type SessionRunDeps } from "./runningSession.ts";
@@ -15,11 +17,14 @@ export interface SupervisorDeps extends SessionRunDeps {
   readonly claimFence: (sessionId: string, token: number) => Promise<boolean>;
 }
 
+const decoder = new TextDecoder();
+
 export class SessionSupervisor {
   private readonly sessions = new Map<string, RunningSession>();
   private timers: NodeJS.Timeout[] = [];
   private stopping = false;
   private busy = false;
+  private progress: Subscription | undefined;
 
   constructor(private readonly deps: SupervisorDeps) {}
 
@@ -32,12 +37,33 @@ export class SessionSupervisor {
   }
 
   async start(): Promise<void> {
+    this.progress = this.deps.nats.nc.subscribe(subjects.allBlastProgress, {
+      callback: (err, msg) => {
+        if (!err) this.nudgePool(msg.data);
+      },
+    });
     await this.tick();
     const every = Math.max(500, Math.floor(this.deps.leases.ttlMs / 3));
     this.timers = [
       setInterval(() => void this.guard(() => this.tick()), Math.min(2000, every)),
       setInterval(() => void this.guard(() => this.renewAll()), every),
     ];
+  }
+
+  /**
+   * The projector's progress snapshots name the blast's pool: a running blast wakes the idle
+   * workers of its accounts here, so a new or resumed blast starts now, not at the next poll.
+   */
+  private nudgePool(data: Uint8Array): void {
+    try {
+      const progress = JSON.parse(decoder.decode(data)) as { status?: unknown; sessionIds?: unknown };
+      if (progress.status !== "running" || !Array.isArray(progress.sessionIds)) return;
+      for (const sessionId of progress.sessionIds) {
+        if (typeof sessionId === "string") this.sessions.get(sessionId)?.nudge();
+      }
+    } catch {
+      // Not a snapshot this sender understands: the idle poll still finds the work.
+    }
   }
 
   private async guard(step: () => Promise<void>): Promise<void> {
@@ -114,6 +140,7 @@ export class SessionSupervisor {
   /** Graceful: each worker finishes the batch it has in hand, sockets close, leases are released. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.progress?.unsubscribe();
     for (const timer of this.timers) clearInterval(timer);
     for (const running of this.sessions.values()) {
       running.publishStatus({ status: "closed", reason: "its sender stopped" });
