@@ -1,7 +1,7 @@
 // One recipient's send work, published on `send.pool.<blastId>` in the SEND_WORK stream and taken
 // by whichever account of the blast's pool pulls it.
 import { Type, type Static } from "typebox";
-import { Value } from "typebox/value";
+import { Compile } from "typebox/compile";
 
 export const SendWorkSchema = Type.Object({
   blastId: Type.String(),
@@ -14,6 +14,9 @@ export const SendWorkSchema = Type.Object({
 
 export type SendWork = Static<typeof SendWorkSchema>;
 
+// Compiled once: every recipient's work message is checked on its way into the sender.
+const checkSendWork = Compile(SendWorkSchema);
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -23,6 +26,6 @@ export function encodeSendWork(work: SendWork): Uint8Array {
 
 export function decodeSendWork(data: Uint8Array): SendWork {
   const value: unknown = JSON.parse(decoder.decode(data));
-  if (!Value.Check(SendWorkSchema, value)) throw new Error("malformed send work message");
+  if (!checkSendWork.Check(value)) throw new Error("malformed send work message");
   return value;
 }
