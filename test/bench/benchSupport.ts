@@ -63,15 +63,17 @@ export function startBenchPlatform(servers: Servers, env: Record<string, string>
 
 export const sessionIds = (count: number): string[] => Array.from({ length: count }, (_, i) => `s${i + 1}`);
 
+/** `sessions` is one account's id, or the pool of accounts that share the blast. */
 export async function postJsonBlast(
   platform: Platform,
-  sessionId: string,
+  sessions: string | readonly string[],
   recipients: ReadonlyArray<{ phone: string; name: string }>,
 ): Promise<string> {
+  const accounts = typeof sessions === "string" ? { sessionId: sessions } : { sessionIds: sessions };
   const res = await platform.api("/api/blasts", {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ sessionId, message: TEMPLATE, recipients }),
+    body: JSON.stringify({ ...accounts, message: TEMPLATE, recipients }),
   });
   if (res.status !== 202) throw new Error(`POST /api/blasts answered ${res.status}: ${await res.text()}`);
   return ((await res.json()) as { blastId: string }).blastId;
@@ -84,6 +86,8 @@ export interface BlastView {
   readonly failed: number;
   readonly pending: number;
   readonly updatedAt: string;
+  /** Outcomes per account of the blast's pool. */
+  readonly bySession: Readonly<Record<string, { readonly sent: number }>>;
 }
 
 export async function blastView(platform: Platform, blastId: string): Promise<BlastView> {
@@ -180,6 +184,19 @@ export async function coreShareDuring(pid: number, during: () => Promise<void>):
   await during();
   const wallSeconds = (performance.now() - started) / 1000;
   return ((cpuSecondsOf(pid) - cpuBefore) / wallSeconds) * 100;
+}
+
+/** CPU seconds each named process has used so far; a process that is gone reads NaN. */
+export function cpuSecondsOfAll(pids: Readonly<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(pids).map(([name, pid]) => {
+      try {
+        return [name, cpuSecondsOf(pid)];
+      } catch {
+        return [name, Number.NaN];
+      }
+    }),
+  );
 }
 
 export function pidOf(platform: Platform, name: "gateway" | "projector" | "sender"): number {

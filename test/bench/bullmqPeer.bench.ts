@@ -9,7 +9,7 @@ import { Queue, Worker, type Job } from "bullmq";
 import { Redis } from "ioredis";
 import { newId } from "../../shared/domain/ids.ts";
 import { startRedis } from "../harness/servers.ts";
-import { phoneOf, sessionIds, TEMPLATE } from "./benchSupport.ts";
+import { cpuSecondsOf, phoneOf, serverPidOn, sessionIds, TEMPLATE } from "./benchSupport.ts";
 
 interface PeerJob {
   readonly blastId: string;
@@ -23,6 +23,11 @@ export interface PeerResult {
   readonly sessions: number;
   readonly messages: number;
   readonly messagesPerSecond: number;
+  /**
+   * CPU milliseconds per message of this process (queueing the jobs, then the workers; it runs
+   * nothing else meanwhile) and of redis-server, from the first job queued to the last completed.
+   */
+  readonly cpuMsPerMessage: Readonly<Record<string, number>>;
 }
 
 /** Sends `messages` split evenly over `sessions` queues; the clock runs from the first job started to the last completed. */
@@ -36,6 +41,10 @@ export async function measureBullmqPeer(sessions: number, messages: number): Pro
   const workers: Worker<PeerJob>[] = [];
   try {
     const perSession = Math.ceil(messages / sessions);
+    // Queueing the jobs counts, as the gateway's import of the work does in the pipeline's figure.
+    const redisPid = serverPidOn(server.port);
+    const redisCpuBefore = redisPid === undefined ? Number.NaN : cpuSecondsOf(redisPid);
+    const workersCpuBefore = process.cpuUsage();
     const blasts = sessionIds(sessions).map((sessionId) => ({ sessionId, blastId: newId("b") }));
     for (const { sessionId, blastId } of blasts) {
       const queue = new Queue<PeerJob>(`send-${sessionId}`, { connection });
@@ -82,7 +91,17 @@ export async function measureBullmqPeer(sessions: number, messages: number): Pro
     }
     await allDone;
     const seconds = (performance.now() - firstStartedAt) / 1000;
-    return { sessions, messages: total, messagesPerSecond: total / seconds };
+    const workersCpu = process.cpuUsage(workersCpuBefore);
+    const redisCpu = redisPid === undefined ? Number.NaN : cpuSecondsOf(redisPid) - redisCpuBefore;
+    return {
+      sessions,
+      messages: total,
+      messagesPerSecond: total / seconds,
+      cpuMsPerMessage: {
+        "bullmq process": (workersCpu.user + workersCpu.system) / 1000 / total,
+        "redis-server": (redisCpu * 1000) / total,
+      },
+    };
   } finally {
     await Promise.all(workers.map((w) => w.close()));
     await Promise.all(queues.map((q) => q.close()));

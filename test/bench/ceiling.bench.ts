@@ -65,7 +65,7 @@ export async function measureCeiling(messages: number): Promise<CeilingResult> {
   try {
     await ensureStreams(nats.jsm);
     const blastId = newId("b");
-    const subject = subjects.sendWork("s1", blastId);
+    const subject = subjects.sendWork(blastId);
     const publishSeconds = await publishRaw(nats, subject, blastId, messages);
     const consumeSeconds = await consumeAndAck(nats, subject, messages);
     return {

@@ -100,7 +100,7 @@ export async function measureBaseline(files: IngestFiles): Promise<IngestBaselin
   try {
     await ensureStreams(nats.jsm);
     const blastId = newId("b");
-    const rawPublishSeconds = await publishRaw(nats, subjects.sendWork("s1", blastId), blastId, files.rows);
+    const rawPublishSeconds = await publishRaw(nats, subjects.sendWork(blastId), blastId, files.rows);
     return { rows: files.rows, parseSeconds, rawPublishSeconds };
   } finally {
     await nats.nc.close();
