@@ -4,19 +4,14 @@
 // accounts and follow each account's share (one paused and resumed on its own), and check the
 // queue dashboard against the JetStream API. Screenshots of each page go to test-artifacts/.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import * as XLSX from "xlsx";
 import { connectNats, type Nats } from "../../shared/nats/connection.ts";
+import { openConsoleBrowser, type ConsoleBrowser } from "../harness/browser.ts";
 import { eventually, startPlatform, TEST_API_KEY, type Platform } from "../harness/platform.ts";
 import { startServers, type Servers } from "../harness/servers.ts";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url).pathname;
 const SCAN_AFTER_MS = 4000;
 const POOL = ["s1", "s2"];
 
@@ -70,53 +65,26 @@ describe("the web console in a real browser", () => {
   let servers: Servers;
   let platform: Platform;
   let nats: Nats;
-  let context: BrowserContext;
+  let browser: ConsoleBrowser;
   let page: Page;
-  let profileDir: string;
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM}: the browser tests need Debian's chromium package ` +
-          "(`sudo apt-get install -y chromium`, or `make system-deps`), or CHROMIUM_PATH set to a Chromium binary",
-      );
-    }
-    await mkdir(ARTIFACTS, { recursive: true });
+    browser = await openConsoleBrowser();
+    page = browser.page;
     servers = await startServers();
     platform = await startPlatform(servers, { SIM_SCAN_AFTER_MS: String(SCAN_AFTER_MS) });
     await platform.start("gateway");
     await platform.start("projector");
     nats = await connectNats(servers.nats.url, "console-test");
-    profileDir = await mkdtemp(join(tmpdir(), "wa-blast-chromium-"));
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(30_000);
   });
 
   after(async () => {
-    await context?.close();
-    if (profileDir) await rm(profileDir, { recursive: true, force: true });
+    await browser?.close();
     await nats?.nc.close();
     await platform?.stop();
     await servers?.dispose();
   });
 
-  const shot = (name: string) =>
-    page.screenshot({ path: join(ARTIFACTS, `console-${name}.png`), fullPage: true });
   const blastFigures = async (blastId: string) =>
     (await (await platform.api(`/api/blasts/${blastId}`)).json()) as BlastFigures;
 
@@ -127,7 +95,7 @@ describe("the web console in a real browser", () => {
     await page.click("button[type=submit]");
     await page.waitForSelector(".notice[data-kind=error]");
     assert.match((await page.textContent(".notice")) ?? "", /not valid/);
-    await shot("signin");
+    await browser.shot("signin");
     await page.fill("#api-key", TEST_API_KEY);
     await page.click("button[type=submit]");
     await page.waitForURL(/\/console$/);
@@ -167,7 +135,7 @@ describe("the web console in a real browser", () => {
     );
     assert.deepEqual(rejectedReasons, ["phone has invalid characters", "missing value for {name}"]);
     assert.equal((await (await platform.api("/api/blasts")).json()).total, 0, "a preview starts nothing");
-    await shot("blast-preview");
+    await browser.shot("blast-preview");
 
     await page.click(".blast-form button.send");
     await page.waitForSelector(".blast-form .notice[data-kind=ok]");
@@ -182,7 +150,7 @@ describe("the web console in a real browser", () => {
     await page.click(`${card} button.pause`);
     await page.waitForSelector(`${card}[data-status=paused]`);
     assert.equal((await blastFigures(blastId)).status, "paused");
-    await shot("blast-paused");
+    await browser.shot("blast-paused");
     await page.click(`${card} button.resume`);
     await page.waitForSelector(`${card}[data-status=running]`);
     assert.equal((await blastFigures(blastId)).status, "running");
@@ -192,7 +160,7 @@ describe("the web console in a real browser", () => {
     await page.waitForSelector('.warning[data-session="s1"]');
     assert.match((await page.textContent('.warning[data-session="s1"]')) ?? "", /no consumer is attached/);
     assert.equal(await page.textContent('tr[data-session="s1"] [data-field=queued]'), String(sheet.valid));
-    await shot("queues-waiting");
+    await browser.shot("queues-waiting");
 
     // A sender takes the session: the QR appears, Connect replaces it, the scan completes.
     await page.goto(`${platform.baseUrl}/console#sessions`);
@@ -203,7 +171,7 @@ describe("the web console in a real browser", () => {
     const firstQr = await page.getAttribute(qr, "data-qr");
     assert.match((await page.getAttribute(qr, "src")) ?? "", /^data:image\/png;base64,/);
     assert.equal(await page.textContent('[data-session="s1"] .status'), "qr");
-    await shot("sessions-qr");
+    await browser.shot("sessions-qr");
     await page.fill('[data-session="s1"] input.phone', "+1 202 555 0188");
     await page.click('[data-session="s1"] button.request-pairing');
     await page.waitForSelector('[data-session="s1"] .pairing-code:not([hidden])');
@@ -215,7 +183,7 @@ describe("the web console in a real browser", () => {
     );
     await page.waitForSelector('[data-session="s1"][data-status=open]', { timeout: SCAN_AFTER_MS * 5 });
     assert.equal(await page.isHidden(qr), true, "the QR goes away once linked");
-    await shot("sessions-open");
+    await browser.shot("sessions-open");
 
     // The blast runs to the end; the bar and the counts match the API.
     await page.click('nav a[href="/console#blasts"]');
@@ -232,7 +200,7 @@ describe("the web console in a real browser", () => {
       await page.textContent(`${card} tr[data-account="s1"] [data-field=sent]`),
       String(final.sent),
     );
-    await shot("blast-completed");
+    await browser.shot("blast-completed");
 
     // Metrics count what the blast sent.
     const metrics = await (await platform.api("/metrics")).text();
@@ -315,7 +283,7 @@ describe("the web console in a real browser", () => {
     assert.match((await page.textContent(`${s2Row} [data-field=state]`)) ?? "", /^paused: logged out/);
     assert.equal(await page.getAttribute(`${card} tr[data-account="s1"]`, "data-paused"), null);
     assert.match((await blastFigures(blastId)).bySession.s2?.paused ?? "", /logged out/);
-    await shot("blast-pool-account-paused");
+    await browser.shot("blast-pool-account-paused");
 
     // Linked again, s2 is resumed on its own; the person's pause of the whole blast stays until
     // they resume it.
@@ -329,7 +297,7 @@ describe("the web console in a real browser", () => {
     assert.equal(await page.getAttribute(card, "data-status"), "paused");
     await page.click(`${card} button.resume`);
     await page.waitForSelector(`${card}[data-status=completed]`, { timeout: 60_000 });
-    await shot("blast-pool-completed");
+    await browser.shot("blast-pool-completed");
 
     // What the card shows: both accounts, each with a part, adding up to the blast's figures,
     // which are the API's.
@@ -402,7 +370,7 @@ describe("the web console in a real browser", () => {
     await page.waitForSelector(".campaign-preview tbody tr");
     assert.equal(await page.$$eval(".campaign-preview tbody tr", (rows) => rows.length), 10);
     assert.equal(await page.textContent(".campaign-preview tbody tr td"), "+12025550300");
-    await shot("campaigns");
+    await browser.shot("campaigns");
     page.once("dialog", (dialog) => void dialog.accept());
     await page.click(".campaign button.delete");
     await page.waitForSelector(".campaign", { state: "detached" });
@@ -477,6 +445,6 @@ describe("the web console in a real browser", () => {
     const blastEvents = await nats.jsm.streams.info("BLAST_EVENTS");
     // Created, its recipients, its outcomes (batched) and its completion at least.
     assert.ok(blastEvents.state.messages >= 4, "the blast's events are counted");
-    await shot("queues");
+    await browser.shot("queues");
   });
 });

@@ -3,17 +3,12 @@
 // find the proxy's password anywhere in the page or the gateway's output. Screenshots go to
 // test-artifacts/.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { startPlatform, TEST_API_KEY, type Platform, type RunningService } from "../harness/platform.ts";
+import type { Page } from "playwright-core";
+import { openConsoleBrowser, type ConsoleBrowser } from "../harness/browser.ts";
+import { startPlatform, type Platform, type RunningService } from "../harness/platform.ts";
 import { startServers, type Servers } from "../harness/servers.ts";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url).pathname;
 const SECRET = "c0nsole-Pw-77";
 const CARD = '[data-session="shop"]';
 
@@ -21,38 +16,19 @@ describe("account health in the console", () => {
   let servers: Servers;
   let platform: Platform;
   let gateway: RunningService;
-  let context: BrowserContext;
+  let browser: ConsoleBrowser;
   let page: Page;
-  let profileDir: string;
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium is not installed at ${CHROMIUM}: \`sudo apt-get install -y chromium\``);
-    }
-    await mkdir(ARTIFACTS, { recursive: true });
+    browser = await openConsoleBrowser();
+    page = browser.page;
     servers = await startServers();
     platform = await startPlatform(servers, { LOG_LEVEL: "trace", SEND_PER_DAY: "500" });
     gateway = await platform.start("gateway");
-    profileDir = await mkdtemp(join(tmpdir(), "wa-blast-chromium-"));
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(30_000);
   });
 
   after(async () => {
-    await context?.close();
-    if (profileDir) await rm(profileDir, { recursive: true, force: true });
+    await browser?.close();
     await platform?.stop();
     await servers?.dispose();
   });
@@ -65,10 +41,7 @@ describe("account health in the console", () => {
     );
 
   it("sets the proxy and the warm-up from the sessions panel, showing the password nowhere", async () => {
-    await page.goto(`${platform.baseUrl}/signin?next=/console`);
-    await page.fill("#api-key", TEST_API_KEY);
-    await page.click("button[type=submit]");
-    await page.waitForURL(/\/console$/);
+    await browser.signIn(platform);
     await page.waitForSelector('[data-session="s1"] .status');
 
     // Add a session with a proxy: typed in a password field, shown masked once added.
@@ -103,7 +76,7 @@ describe("account health in the console", () => {
     assert.deepEqual(pacing, { warmup: { firstDay: 25, growth: 2 } });
     await page.click(`${CARD} button.restart-warmup`);
     await waitForText(`${CARD} .notice`, /starts over at the next send/);
-    await page.screenshot({ path: join(ARTIFACTS, "console-session-health.png"), fullPage: true });
+    await browser.shot("session-health");
     await page.click(`${CARD} button.warmup-off`);
     await waitForText(`${CARD} .warmup`, /^Warm-up: off$/);
     await page.click(`${CARD} button.remove-proxy`);

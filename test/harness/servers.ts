@@ -5,6 +5,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
+import type { Redis } from "ioredis";
+import { connectRedis } from "../../shared/redis/connection.ts";
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -140,6 +143,27 @@ export function startRedis(extraArgs: (port: number) => string[] = () => []): Pr
       ...extraArgs(port),
     ],
   );
+}
+
+/**
+ * Call inside a `describe`: one redis-server and a client of it for the whole suite, started before
+ * its first test and stopped after its last. The client is only there while the suite's tests run.
+ */
+export function redisForSuite(): () => Redis {
+  let server: ManagedServer | undefined;
+  let redis: Redis | undefined;
+  before(async () => {
+    server = await startRedis();
+    redis = connectRedis(server.url);
+  });
+  after(async () => {
+    redis?.disconnect();
+    await server?.dispose();
+  });
+  return () => {
+    if (!redis) throw new Error("the suite's redis-server is only up while its tests run");
+    return redis;
+  };
 }
 
 export interface Servers {

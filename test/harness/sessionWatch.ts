@@ -22,9 +22,17 @@ export const hasStatus =
   (m: SessionEventMessage): m is Extract<SessionEventMessage, { type: "session_status" }> =>
     m.type === "session_status" && m.status === status;
 
-export async function watchSession(platform: Platform, sessionId: string): Promise<SessionWatch> {
-  const socket = new WebSocket(`${platform.wsUrl}/?sessionId=${sessionId}`, {
-    headers: platform.authHeaders,
+/** Where the gateway listens and how to sign in to it: a whole platform, or a gateway on its own. */
+export type GatewaySocketTarget = Pick<Platform, "wsUrl" | "authHeaders">;
+
+/** `timeoutMs` is how long `next` waits unless it is told otherwise. */
+export async function watchSession(
+  gateway: GatewaySocketTarget,
+  sessionId: string,
+  { timeoutMs: defaultTimeoutMs = 20_000 }: { timeoutMs?: number } = {},
+): Promise<SessionWatch> {
+  const socket = new WebSocket(`${gateway.wsUrl}/?sessionId=${sessionId}`, {
+    headers: gateway.authHeaders,
   });
   const received: SessionEventMessage[] = [];
   const waiters = new Set<() => void>();
@@ -38,7 +46,7 @@ export async function watchSession(platform: Platform, sessionId: string): Promi
   });
   return {
     received,
-    next(match, { from = 0, timeoutMs = 20_000 } = {}) {
+    next(match, { from = 0, timeoutMs = defaultTimeoutMs } = {}) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const found = received.slice(from).find(match);

@@ -1,13 +1,9 @@
 // The connection agent for an account's proxy: one agent serves the WhatsApp WebSocket and the
 // media uploads, so everything the account sends leaves through the same address.
-import type { ClientRequest } from "node:http";
 import type { Agent } from "node:https";
 import { HttpsProxyAgent } from "https-proxy-agent";
 import { SocksProxyAgent } from "socks-proxy-agent";
 import { checkProxyUrl } from "../../../shared/domain/proxy.ts";
-
-/** The options of one connection, as both agents' `connect` receive them. */
-type ConnectOpts = Parameters<SocksProxyAgent["connect"]>[1];
 
 export interface ProxyAgentOptions {
   /**
@@ -17,30 +13,14 @@ export interface ProxyAgentOptions {
   readonly trustedCa?: string;
 }
 
-// The agents take TLS options for the target from the request, not from the agent, so a trusted
-// CA has to be added to each secure connection here.
-class TrustingHttpsProxyAgent extends HttpsProxyAgent<string> {
-  constructor(
-    proxy: URL,
-    private readonly ca: string,
-  ) {
-    super(proxy);
-  }
-  override connect(req: ClientRequest, opts: ConnectOpts) {
-    return super.connect(req, opts.secureEndpoint ? { ...opts, ca: this.ca } : opts);
-  }
-}
-
-class TrustingSocksProxyAgent extends SocksProxyAgent {
-  constructor(
-    proxy: URL,
-    private readonly ca: string,
-  ) {
-    super(proxy);
-  }
-  override connect(req: ClientRequest, opts: ConnectOpts) {
-    return super.connect(req, opts.secureEndpoint ? { ...opts, ca: this.ca } : opts);
-  }
+/**
+ * Adds `ca` to each secure connection `agent` makes: the agents take TLS options for the target
+ * from the request, not from the agent itself.
+ */
+function trusting(agent: HttpsProxyAgent<string> | SocksProxyAgent, ca: string): Agent {
+  const connect = agent.connect.bind(agent);
+  agent.connect = (req, opts) => connect(req, opts.secureEndpoint ? { ...opts, ca } : opts);
+  return agent;
 }
 
 /**
@@ -54,8 +34,6 @@ export function proxyAgent(proxyUrl: string, options: ProxyAgentOptions = {}): A
   const ca = options.trustedCa;
   // No socket timeout on either: it would also cut an idle, healthy WhatsApp connection. The
   // transport bounds the time to connect itself.
-  if (scheme === "http" || scheme === "https") {
-    return ca ? new TrustingHttpsProxyAgent(url, ca) : new HttpsProxyAgent(url);
-  }
-  return ca ? new TrustingSocksProxyAgent(url, ca) : new SocksProxyAgent(url);
+  const agent = scheme === "http" || scheme === "https" ? new HttpsProxyAgent(url) : new SocksProxyAgent(url);
+  return ca ? trusting(agent, ca) : agent;
 }

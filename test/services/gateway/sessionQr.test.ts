@@ -5,41 +5,41 @@
 // played by the test, publishing as services/sender/sessionSupervisor.ts does.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import WebSocket from "ws";
 import { loadConfig } from "../../../shared/config/config.ts";
 import type {
   QrUpdateMessage,
-  SessionEventMessage,
   SessionStatus,
   SessionStatusMessage,
 } from "../../../shared/messages/sessionEvents.ts";
 import { subjects } from "../../../shared/nats/topology.ts";
 import { SessionRegistry } from "../../../shared/redis/sessions.ts";
 import { TEST_API_KEY, startGatewayWithServers, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
+import {
+  isQr,
+  watchSession,
+  type GatewaySocketTarget,
+  type SessionWatch,
+} from "../../harness/sessionWatch.ts";
 
 const encoder = new TextEncoder();
 /** Long enough for the gateway's stream look-ups on this machine, several times over. */
 const QUIET_MS = 500;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const isQr = (m: SessionEventMessage): m is QrUpdateMessage => m.type === "qr_update";
-
-interface SessionSocket {
-  readonly received: SessionEventMessage[];
-  next<T extends SessionEventMessage>(match: (m: SessionEventMessage) => m is T, from?: number): Promise<T>;
-  close(): void;
-}
 
 describe("the QR code a session is showing, for sockets that join late", () => {
   let gw: GatewayUnderTest;
-  let wsUrl: string;
+  let gateway: GatewaySocketTarget;
   let registry: SessionRegistry;
-  const sockets: SessionSocket[] = [];
+  const sockets: SessionWatch[] = [];
 
   before(async () => {
     gw = await startGatewayWithServers();
     registry = new SessionRegistry(gw.redis, loadConfig({ API_KEYS: TEST_API_KEY }).REDIS_PREFIX);
-    wsUrl = (await gw.app.listen({ port: 0, host: "127.0.0.1" })).replace("http", "ws");
+    gateway = {
+      wsUrl: (await gw.app.listen({ port: 0, host: "127.0.0.1" })).replace("http", "ws"),
+      authHeaders: { authorization: `Bearer ${TEST_API_KEY}` },
+    };
   });
   after(async () => {
     for (const socket of sockets) socket.close();
@@ -74,40 +74,10 @@ describe("the QR code a session is showing, for sockets that join late", () => {
     return message;
   }
 
-  async function watch(sessionId: string): Promise<SessionSocket> {
-    const socket = new WebSocket(`${wsUrl}/?sessionId=${sessionId}`, {
-      headers: { authorization: `Bearer ${TEST_API_KEY}` },
-    });
-    const received: SessionEventMessage[] = [];
-    const waiters = new Set<() => void>();
-    socket.on("message", (raw) => {
-      received.push(JSON.parse(String(raw)) as SessionEventMessage);
-      for (const wake of waiters) wake();
-    });
-    await new Promise<void>((resolve, reject) => {
-      socket.once("open", () => resolve());
-      socket.once("error", reject);
-    });
-    const watched: SessionSocket = {
-      received,
-      next: (match, from = 0) =>
-        new Promise((resolve, reject) => {
-          const check = () => {
-            const found = received.slice(from).find(match);
-            if (!found) return;
-            waiters.delete(check);
-            clearTimeout(timer);
-            resolve(found);
-          };
-          const timer = setTimeout(() => {
-            waiters.delete(check);
-            reject(new Error(`nothing matching on ${sessionId}; got ${JSON.stringify(received)}`));
-          }, 5000);
-          waiters.add(check);
-          check();
-        }),
-      close: () => socket.close(),
-    };
+  async function watch(sessionId: string): Promise<SessionWatch> {
+    // The gateway alone answers within moments: the harness' default bound allows for a whole
+    // platform starting up.
+    const watched = await watchSession(gateway, sessionId, { timeoutMs: 5000 });
     sockets.push(watched);
     return watched;
   }
@@ -128,7 +98,7 @@ describe("the QR code a session is showing, for sockets that join late", () => {
     // The next rotation, its status reaching the stream before its code this time.
     await publishStatus("s1", "qr");
     const second = await publishQr("s1", "ref-2,s1");
-    assert.deepEqual(await early.next(isQr, 2), second, "the live rotation still arrives");
+    assert.deepEqual(await early.next(isQr, { from: 2 }), second, "the live rotation still arrives");
 
     const late = await watch("s1");
     assert.deepEqual(await late.next(isQr), second, "the latest code, not the first");

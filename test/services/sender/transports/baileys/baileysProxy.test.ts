@@ -4,137 +4,54 @@
 // never reaches a log line or a status, and a dead proxy (nobody listening, or listening and
 // silent, or refusing the password) becomes a status that says so within a bounded time.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import type { Redis } from "ioredis";
-import { pino } from "pino";
+import { describe, it } from "node:test";
 import QRCode from "qrcode";
-import { baileysTransport } from "../../../../../services/sender/transports/baileys/baileysTransport.ts";
-import { claimAuthFence } from "../../../../../services/sender/transports/baileys/redisAuthState.ts";
-import type {
-  SessionConnection,
-  SessionListener,
-  StatusUpdate,
-} from "../../../../../services/sender/transports/transport.ts";
-import { connectRedis } from "../../../../../shared/redis/connection.ts";
-import { startFakeWhatsApp, type FakeWhatsApp } from "../../../../fakeWhatsApp/fakeWhatsAppServer.ts";
-import { freePort, startRedis, type ManagedServer } from "../../../../harness/servers.ts";
+import { freePort } from "../../../../harness/servers.ts";
 import {
   startHttpProxy,
   startSilentProxy,
   startSocksProxy,
   type TestProxy,
 } from "../../../../harness/testProxies.ts";
+import {
+  linkByQr,
+  transportSessionSuite,
+  type ListenerJournal,
+  type TransportSession,
+} from "./transportSession.ts";
 
 const ACCOUNT = "15550004444";
 const PERSON = "15550000301";
-const SESSION = "proxied";
-const LEASE_TOKEN = 1;
 const SECRET = "pr0xy-S3cret-9f2a";
 const CREDENTIALS = { user: "blaster", password: SECRET };
-const WAIT_MS = 15_000;
 /** The bound the transport is given to open its socket through a proxy that never answers. */
 const CONNECT_TIMEOUT_MS = 1500;
 
-/** What the transport reported, and a way to wait for a status. */
-class Journal implements SessionListener {
-  readonly statuses: StatusUpdate[] = [];
-  readonly qrs: string[] = [];
-  private readonly waiters = new Set<() => void>();
-
-  onStatus(update: StatusUpdate): void {
-    this.statuses.push(update);
-    this.changed();
-  }
-  onQr(qr: string): void {
-    this.qrs.push(qr);
-    this.changed();
-  }
-  onReceipt(): void {}
-  onInbound(): void {}
-
-  private changed(): void {
-    for (const waiter of [...this.waiters]) waiter();
-  }
-
-  waitFor<T>(check: () => T | undefined, what: string, timeoutMs = WAIT_MS): Promise<T> {
-    const now = check();
-    if (now !== undefined) return Promise.resolve(now);
-    return new Promise((resolve, reject) => {
-      const waiter = () => {
-        const value = check();
-        if (value === undefined) return;
-        done();
-        resolve(value);
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(
-          new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${JSON.stringify(this.statuses)}`),
-        );
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(waiter);
-      };
-      this.waiters.add(waiter);
-    });
-  }
-}
-
 describe("Baileys transport through a proxy", { timeout: 120_000 }, () => {
-  let redisServer: ManagedServer;
-  let redis: Redis;
-  let testCount = 0;
-
-  before(async () => {
-    redisServer = await startRedis();
-    redis = connectRedis(redisServer.url);
-  });
-  after(async () => {
-    redis?.disconnect();
-    await redisServer?.dispose();
-  });
-
-  interface Run {
-    readonly wa: FakeWhatsApp;
-    readonly journal: Journal;
-    readonly connection: SessionConnection;
-  }
+  const sessions = transportSessionSuite();
 
   /**
    * A fresh fake with a media host and a session whose context names `proxyUrl`; every log line of
    * the transport (and of Baileys under it) is kept and checked for the password whatever happens.
    */
-  async function withProxiedSession(proxyUrl: string, body: (run: Run) => Promise<void>): Promise<void> {
-    const prefix = `bp${++testCount}:`;
-    const wa = await startFakeWhatsApp({ historySync: false, media: true });
-    const journal = new Journal();
-    const logLines: string[] = [];
-    const log = pino({ level: "trace" }, { write: (line: string) => void logLines.push(line) });
-    let connection: SessionConnection | undefined;
-    try {
-      assert.equal(await claimAuthFence(redis, prefix, SESSION, LEASE_TOKEN), true);
-      const transport = baileysTransport({
-        redis,
-        prefix,
-        log,
-        waWebSocketUrl: wa.url,
-        // Trusts the fake media host's certificate for TLS through the proxy; no `mediaAgent`, so
-        // an upload that bypassed the proxy could not even verify the host.
-        proxyTrustedCa: wa.mediaHost?.caPem,
-        connectTimeoutMs: CONNECT_TIMEOUT_MS,
-      });
-      connection = transport.open(SESSION, journal, { leaseToken: LEASE_TOKEN, proxy: proxyUrl });
-      await connection.connect();
-      await body({ wa, journal, connection });
-      assert.deepEqual(wa.errors(), [], "the fake hit no internal error");
-    } catch (err) {
-      console.error(`log of the failed test:\n${logLines.join("")}`);
-      throw err;
-    } finally {
-      await connection?.close();
-      await wa.close();
-    }
+  async function withProxiedSession(
+    proxyUrl: string,
+    body: (session: TransportSession) => Promise<void>,
+  ): Promise<void> {
+    const { logLines, journal } = await sessions.withSession(
+      {
+        fake: { media: true },
+        logLevel: "trace",
+        proxy: proxyUrl,
+        transport: (wa) => ({
+          // Trusts the fake media host's certificate for TLS through the proxy; no `mediaAgent`, so
+          // an upload that bypassed the proxy could not even verify the host.
+          proxyTrustedCa: wa.mediaHost?.caPem,
+          connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        }),
+      },
+      body,
+    );
     assert.ok(logLines.length > 0, "the transport logged something to check");
     for (const line of logLines) assert.ok(!line.includes(SECRET), `a log line holds the password: ${line}`);
     for (const status of journal.statuses) {
@@ -147,14 +64,9 @@ describe("Baileys transport through a proxy", { timeout: 120_000 }, () => {
 
   /** Links by QR, sends a text and an image, and checks that all of it went through `proxy`. */
   async function linkAndSendThrough(proxy: TestProxy): Promise<void> {
-    await withProxiedSession(proxy.url, async ({ wa, journal, connection }) => {
-      const qr = await journal.waitFor(() => journal.qrs[0], "a QR through the proxy");
-      await wa.scanQr(qr, ACCOUNT);
-      const open = await journal.waitFor(
-        () => journal.statuses.find((s) => s.status === "open"),
-        "the session to open after the scan",
-      );
-      assert.equal(open.account, `+${ACCOUNT}`);
+    await withProxiedSession(proxy.url, async (session) => {
+      await linkByQr(session, ACCOUNT);
+      const { wa, connection } = session;
 
       assert.deepEqual(await connection.send(`+${PERSON}`, "Sale today", "PROXIED-TEXT-1"), {
         ok: true,
@@ -215,7 +127,7 @@ describe("Baileys transport through a proxy", { timeout: 120_000 }, () => {
   });
 
   /** Waits for the status that names the proxy's failure, and how long it took. */
-  async function proxyFailureOf(journal: Journal, startedAt: number) {
+  async function proxyFailureOf(journal: ListenerJournal, startedAt: number) {
     const status = await journal.waitFor(
       () => journal.statuses.find((s) => s.reason?.startsWith("proxy unreachable")),
       "a status naming the proxy",

@@ -7,170 +7,40 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import { after, before, describe, it } from "node:test";
-import type { Redis } from "ioredis";
-import { pino } from "pino";
+import { describe, it } from "node:test";
 import QRCode from "qrcode";
-import { baileysTransport } from "../../../../../services/sender/transports/baileys/baileysTransport.ts";
-import { claimAuthFence } from "../../../../../services/sender/transports/baileys/redisAuthState.ts";
-import type {
-  InboundMessage,
-  ReceiptStatus,
-  SessionConnection,
-  SessionListener,
-  StatusUpdate,
-} from "../../../../../services/sender/transports/transport.ts";
-import { connectRedis } from "../../../../../shared/redis/connection.ts";
-import {
-  startFakeWhatsApp,
-  type FakeWhatsApp,
-  type FakeWhatsAppOptions,
-} from "../../../../fakeWhatsApp/fakeWhatsAppServer.ts";
+import type { FakeWhatsAppOptions } from "../../../../fakeWhatsApp/fakeWhatsAppServer.ts";
 import { buildHistorySync } from "../../../../fakeWhatsApp/historySync.ts";
-import { startRedis, type ManagedServer } from "../../../../harness/servers.ts";
+import { linkByQr, transportSessionSuite, type TransportSession } from "./transportSession.ts";
 
 const ACCOUNT = "15550003333";
-const SESSION = "main";
-const LEASE_TOKEN = 1;
 /** A person WhatsApp addresses by phone number. */
 const NUMBER_PERSON = "15550000201";
 /** A person WhatsApp addresses by LID: receipts and messages come from `<lid>@lid`. */
 const LID_PERSON = "15550000202";
-const WAIT_MS = 15_000;
-
-interface Receipt {
-  readonly messageId: string;
-  readonly to?: string;
-  readonly status: ReceiptStatus;
-}
-
-/** Everything the transport reported to the sender, in order, and a way to wait for what is due. */
-class ListenerJournal implements SessionListener {
-  readonly statuses: StatusUpdate[] = [];
-  readonly qrs: string[] = [];
-  readonly receipts: Receipt[] = [];
-  readonly inbound: InboundMessage[] = [];
-  private readonly waiters = new Set<() => void>();
-
-  onStatus(update: StatusUpdate): void {
-    this.statuses.push(update);
-    this.changed();
-  }
-  onQr(qr: string): void {
-    this.qrs.push(qr);
-    this.changed();
-  }
-  onReceipt(receipt: Receipt): void {
-    this.receipts.push(receipt);
-    this.changed();
-  }
-  onInbound(message: InboundMessage): void {
-    this.inbound.push(message);
-    this.changed();
-  }
-
-  private changed(): void {
-    for (const waiter of [...this.waiters]) waiter();
-  }
-
-  /** Resolves with the first defined value of `check`, re-evaluated after every report. */
-  waitFor<T>(check: () => T | undefined, what: string, timeoutMs = WAIT_MS): Promise<T> {
-    const now = check();
-    if (now !== undefined) return Promise.resolve(now);
-    return new Promise((resolve, reject) => {
-      const waiter = () => {
-        const value = check();
-        if (value === undefined) return;
-        done();
-        resolve(value);
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${this.describe()}`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(waiter);
-      };
-      this.waiters.add(waiter);
-    });
-  }
-
-  receiptsFor(messageId: string): Receipt[] {
-    return this.receipts.filter((r) => r.messageId === messageId);
-  }
-
-  private describe(): string {
-    const { statuses, qrs, receipts, inbound } = this;
-    return JSON.stringify({ statuses, qrs: qrs.length, receipts, inbound });
-  }
-}
-
-interface LinkedSession {
-  readonly wa: FakeWhatsApp;
-  readonly connection: SessionConnection;
-  readonly journal: ListenerJournal;
-}
 
 describe("Baileys transport against the fake WhatsApp", { timeout: 120_000 }, () => {
-  let redisServer: ManagedServer;
-  let redis: Redis;
-  let testCount = 0;
-
-  before(async () => {
-    redisServer = await startRedis();
-    redis = connectRedis(redisServer.url);
-  });
-  after(async () => {
-    redis?.disconnect();
-    await redisServer?.dispose();
-  });
+  const sessions = transportSessionSuite();
 
   /**
    * A fresh fake and a session linked by QR the way a user links one (the transport gets through
-   * WhatsApp's 515 restart by itself), its credentials under a key prefix no other test uses;
-   * everything is closed however the test ends.
+   * WhatsApp's 515 restart by itself).
    */
   async function withLinkedSession(
-    fakeOptions: FakeWhatsAppOptions,
-    body: (session: LinkedSession) => Promise<void>,
+    fake: FakeWhatsAppOptions,
+    body: (session: TransportSession) => Promise<void>,
   ): Promise<void> {
-    const prefix = `bt${++testCount}:`;
-    // No history push: it only costs time here, and the fake's own tests cover it.
-    const wa = await startFakeWhatsApp({ historySync: false, ...fakeOptions });
-    const journal = new ListenerJournal();
-    // Baileys warns about plenty on a normal login; its words only matter when a test fails.
-    const logLines: string[] = [];
-    const log = pino({ level: "warn" }, { write: (line: string) => void logLines.push(line) });
-    let connection: SessionConnection | undefined;
-    try {
-      // The sender raises the fence when it takes the lease, before the transport writes any key.
-      assert.equal(await claimAuthFence(redis, prefix, SESSION, LEASE_TOKEN), true);
-      const transport = baileysTransport({
-        redis,
-        prefix,
-        log,
-        waWebSocketUrl: wa.url,
-        ...(wa.mediaHost ? { mediaAgent: wa.mediaHost.agent() } : {}),
-      });
-      connection = transport.open(SESSION, journal, { leaseToken: LEASE_TOKEN });
-      await connection.connect();
-      const qr = await journal.waitFor(() => journal.qrs[0], "a QR to scan");
-      await wa.scanQr(qr, ACCOUNT);
-      const open = await journal.waitFor(
-        () => journal.statuses.find((s) => s.status === "open"),
-        "the session to open after the scan",
-      );
-      assert.equal(open.account, `+${ACCOUNT}`);
-      await body({ wa, connection, journal });
-      assert.deepEqual(wa.errors(), [], "the fake hit no internal error");
-    } catch (err) {
-      console.error(`log of the failed test:\n${logLines.join("")}`);
-      throw err;
-    } finally {
-      await connection?.close();
-      await wa.close();
-    }
+    await sessions.withSession(
+      {
+        fake,
+        logLevel: "warn",
+        transport: (wa) => (wa.mediaHost ? { mediaAgent: wa.mediaHost.agent() } : {}),
+      },
+      async (session) => {
+        await linkByQr(session, ACCOUNT);
+        await body(session);
+      },
+    );
   }
 
   it("reports what a person sent while the session was closed once it reconnects (a STOP during a restart)", () =>
