@@ -109,7 +109,9 @@ describe("chaos", () => {
     servers = await startServers({ redisArgs: DURABLE_REDIS });
     platform = await startPlatform(servers, {
       SESSION_IDS: SESSIONS.join(","),
-      SIM_LATENCY_MS: "2",
+      // Batches send their recipients at once, so it takes a slow network to spread 10,000
+      // recipients over the kills (~25 a second per account in batches of 10).
+      SIM_LATENCY_MS: "400",
       SIM_FAILURE_RATE: "0.01",
       LEASE_TTL_MS: "3000",
       SEND_ACK_WAIT_MS: "2000",
