@@ -10,6 +10,7 @@ import { apiKeysOf } from "../../shared/config/config.ts";
 import { ApiKeys, registerAuth } from "./http/auth.ts";
 import { registerErrorHandling } from "./http/errors.ts";
 import { registerRateLimits } from "./http/rateLimits.ts";
+import { removeUpload } from "./http/uploads.ts";
 import { liveUpdates } from "./live/liveUpdates.ts";
 import { blastRoutes } from "./routes/blasts.ts";
 import { campaignRoutes } from "./routes/campaigns.ts";
@@ -45,6 +46,13 @@ export async function buildApp(
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
   registerErrorHandling(app);
+  // A spooled upload lives as long as its request, whatever the answer was: gone before the
+  // answer leaves, and again after it for a request that ended some other way.
+  app.addHook("onSend", async (request, _reply, payload) => {
+    await removeUpload(request.uploadedFile);
+    return payload;
+  });
+  app.addHook("onResponse", async (request) => removeUpload(request.uploadedFile));
   // Before auth: the plugin's own hooks must see a refused upgrade, or its socket is never closed.
   await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
   const keys = new ApiKeys(apiKeysOf(deps.config));

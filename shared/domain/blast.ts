@@ -14,13 +14,20 @@ export type RecipientOutcome =
   { kind: "sent"; messageId: string } | { kind: "failed"; reason: string } | { kind: "in_doubt" };
 
 export type BlastCommand =
+  /**
+   * Records up to RECIPIENTS_PER_EVENT planned recipients of a blast being imported. An import
+   * appends these as it reads, then `create` once every recipient is durable: until then the
+   * blast does not exist, and nothing of it is sent.
+   */
+  | { type: "add_recipients"; blastId: string; recipients: readonly PlannedRecipient[] }
   | {
       type: "create";
       blastId: string;
       sessionIds: readonly string[];
       campaignId?: string;
       template: string;
-      recipients: readonly PlannedRecipient[];
+      /** Recipients added (idx 0 to total - 1). */
+      total: number;
       rejected: number;
       duplicates: number;
       pacing?: PacingOverrides;
@@ -110,23 +117,39 @@ export function sendingAccounts(state: ActiveBlastState): string[] {
   return state.sessionIds.filter((id) => state.pausedAccounts[id] === undefined);
 }
 
+function decideAddRecipients(
+  command: Extract<BlastCommand, { type: "add_recipients" }>,
+  state: BlastState,
+): BlastEvent[] {
+  if (state.status !== "none") {
+    throw new BlastError("conflict", `blast ${command.blastId} exists: its recipients are fixed`);
+  }
+  if (command.recipients.length === 0) return [];
+  if (command.recipients.length > RECIPIENTS_PER_EVENT) {
+    throw new BlastError("invalid", `at most ${RECIPIENTS_PER_EVENT} recipients per event`);
+  }
+  const recipients = command.recipients.map(({ idx, phone, name }): RecipientRef =>
+    name ? { idx, phone, name } : { idx, phone },
+  );
+  return [{ type: "blast.recipients_added", data: { blastId: command.blastId, recipients } }];
+}
+
 function decideCreate(command: Extract<BlastCommand, { type: "create" }>, state: BlastState): BlastEvent[] {
   if (state.status !== "none") throw new BlastError("conflict", `blast ${command.blastId} already exists`);
-  if (command.recipients.length === 0) throw new BlastError("invalid", "the blast has no valid recipients");
+  if (command.total === 0) throw new BlastError("invalid", "the blast has no valid recipients");
   if (command.sessionIds.length === 0) throw new BlastError("invalid", "the pool has no account");
   if (new Set(command.sessionIds).size !== command.sessionIds.length) {
     throw new BlastError("invalid", "an account is listed twice in the pool");
   }
-  const { blastId } = command;
-  const events: BlastEvent[] = [
+  return [
     {
       type: "blast.created",
       data: {
-        blastId,
+        blastId: command.blastId,
         sessionIds: [...command.sessionIds],
         ...(command.campaignId ? { campaignId: command.campaignId } : {}),
         template: command.template,
-        total: command.recipients.length,
+        total: command.total,
         rejected: command.rejected,
         duplicates: command.duplicates,
         createdAt: command.now.toISOString(),
@@ -134,13 +157,6 @@ function decideCreate(command: Extract<BlastCommand, { type: "create" }>, state:
       },
     },
   ];
-  for (let start = 0; start < command.recipients.length; start += RECIPIENTS_PER_EVENT) {
-    const recipients = command.recipients
-      .slice(start, start + RECIPIENTS_PER_EVENT)
-      .map(({ idx, phone, name }): RecipientRef => (name ? { idx, phone, name } : { idx, phone }));
-    events.push({ type: "blast.recipients_added", data: { blastId, recipients } });
-  }
-  return events;
 }
 
 function inPool(state: ActiveBlastState, sessionId: string): void {
@@ -204,8 +220,9 @@ function decidePauseAccount(
 }
 
 export function decide(command: BlastCommand, state: BlastState): BlastEvent[] {
-  const at = command.now.toISOString();
   if (command.type === "create") return decideCreate(command, state);
+  if (command.type === "add_recipients") return decideAddRecipients(command, state);
+  const at = command.now.toISOString();
   if (state.status === "none") throw new BlastError("not_found", "blast not found");
   const { blastId } = state;
   const known = (idx: number) => {

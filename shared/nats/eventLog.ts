@@ -12,7 +12,8 @@ export function msgIdOf(event: BlastEvent, chunk = 0): string | undefined {
     case "blast.completed":
       return eventMsgId.lifecycle(blastId, event.type);
     case "blast.recipients_added":
-      return eventMsgId.recipients(blastId, chunk);
+      // Named by the first recipient it carries: chunks appended one call at a time stay distinct.
+      return eventMsgId.recipients(blastId, event.data.recipients[0]?.idx ?? chunk);
     case "recipients.settled":
       return eventMsgId.outcomes(
         blastId,

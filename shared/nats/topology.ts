@@ -82,7 +82,8 @@ export const eventMsgId = {
       ? `${blastId}.r${idxs[0]}`
       : `${blastId}.r${idxs[0]}+${idxs.length}.${createHash("sha256").update(idxs.join(",")).digest("hex").slice(0, 16)}`,
   lifecycle: (blastId: string, what: string) => `${blastId}.${what}`,
-  recipients: (blastId: string, chunk: number) => `${blastId}.recipients.${chunk}`,
+  /** A chunk of recipients, named by its first recipient's index. */
+  recipients: (blastId: string, firstIdx: number) => `${blastId}.recipients.${firstIdx}`,
   receipt: (blastId: string, idx: number, what: "delivered" | "read") => `${blastId}.${what}${idx}`,
   work: (blastId: string, idx: number) => `${blastId}.w${idx}`,
 };

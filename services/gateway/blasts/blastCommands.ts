@@ -1,9 +1,11 @@
-// Turns blast requests into events and send work. Everything that can reject a request
-// (session, campaign, file, template, phones) is checked before the first publish, so a rejected
-// request leaves nothing behind.
+// Turns blast requests into events and send work. Everything that can refuse a request before
+// its first row (accounts, template, pacing, the sources' headers) is checked before anything is
+// published; rows are then planned and queued a batch at a time, and the blast exists only once
+// every recipient is durable.
 import type { CountryCode } from "libphonenumber-js";
 import {
   BlastError,
+  RECIPIENTS_PER_EVENT,
   decide,
   evolve,
   progressOf,
@@ -11,24 +13,23 @@ import {
   type BlastProgress,
 } from "../../../shared/domain/blast.ts";
 import { newId } from "../../../shared/domain/ids.ts";
-import {
-  normalizeRows,
-  planRecipients,
-  type InputRow,
-  type PlannedRecipient,
-  type RejectedRow,
-} from "../../../shared/domain/recipients.ts";
-import { parseTemplate } from "../../../shared/domain/templates.ts";
 import { validatePacing, type PacingOverrides } from "../../../shared/domain/pacing.ts";
-import { readRecipientsFile } from "../../../shared/import/recipientsFile.ts";
+import { RecipientPlanner, templateProblem } from "../../../shared/domain/recipientPlanner.ts";
+import type { InputRow, PlannedRecipient, RejectedRow } from "../../../shared/domain/recipients.ts";
+import { parseTemplate, TemplateError } from "../../../shared/domain/templates.ts";
+import {
+  defaultImportLimits,
+  ImportError,
+  type ImportLimits,
+} from "../../../shared/import/recipientsFile.ts";
 import { encodeSendWork } from "../../../shared/messages/sendWork.ts";
+import { isNotFound } from "../../../shared/nats/connection.ts";
 import { appendEvents } from "../../../shared/nats/eventLog.ts";
 import { SEND_WORK, eventMsgId, sendWorkConsumer, subjects } from "../../../shared/nats/topology.ts";
-import { isNotFound } from "../../../shared/nats/connection.ts";
 import type { GatewayDeps } from "../deps.ts";
 import { HttpError } from "../http/errors.ts";
 import type { UploadedFile } from "../http/uploads.ts";
-import { rowsFromRecords } from "../../../shared/import/recipientRecords.ts";
+import { openSources, type SourcesInput } from "./recipientSources.ts";
 
 export interface CreateBlastInput {
   /** The pool: the accounts that share the blast's sending. */
@@ -51,58 +52,85 @@ export interface CreateBlastResult {
 const REJECTED_SAMPLE = 20;
 const PUBLISH_WINDOW = 1000;
 
-export async function gatherRows(
-  deps: GatewayDeps,
-  input: { campaignId?: string; recipients?: ReadonlyArray<Record<string, unknown>>; file?: UploadedFile },
-): Promise<InputRow[]> {
-  // Sources are concatenated, never spread into push(): a million-row file would overflow the stack.
+/** Every row of the sources in memory: for campaigns, which are stored whole (for now). */
+export async function gatherRows(deps: GatewayDeps, input: SourcesInput): Promise<InputRow[]> {
+  const { batches } = await openSources(deps, input, importLimits(deps));
+  // Concatenated, never spread into push(): a million rows would overflow the stack.
   let rows: InputRow[] = [];
-  if (input.campaignId !== undefined) {
-    if (!(await deps.campaigns.get(input.campaignId))) {
-      throw new HttpError(404, `campaign ${input.campaignId} not found`);
-    }
-    rows = rows.concat(await deps.campaigns.rows(input.campaignId));
-  }
-  if (input.recipients) rows = rows.concat(rowsFromRecords(input.recipients, "body"));
-  if (input.file) {
-    rows = rows.concat(
-      readRecipientsFile(input.file.filename, input.file.data, "file", {
-        maxRows: deps.config.MAX_ROWS,
-        maxExpandedBytes: deps.config.MAX_XLSX_EXPANDED_BYTES,
-      }),
-    );
-  }
-  if (input.campaignId === undefined && !input.recipients && !input.file) {
-    throw new HttpError(400, "give the recipients: a campaignId, a recipientsFile, or both");
-  }
+  for await (const batch of batches) rows = rows.concat(batch);
   return rows;
 }
 
-/** A blast checked and rendered but not started: what POST /api/blasts would queue. */
+function importLimits(deps: GatewayDeps): ImportLimits {
+  return {
+    ...defaultImportLimits,
+    maxRows: deps.config.MAX_ROWS,
+    maxExpandedBytes: deps.config.MAX_XLSX_EXPANDED_BYTES,
+  };
+}
+
+/** What a blast would send, read from its sources: the count, the first messages, the rejects. */
 export interface BlastPlan {
-  readonly recipients: PlannedRecipient[];
-  readonly rejected: RejectedRow[];
+  readonly total: number;
   readonly duplicates: number;
+  readonly rejected: { count: number; sample: RejectedRow[] };
+  readonly messages: PlannedRecipient[];
+}
+
+interface ImportedRecipients {
+  readonly total: number;
+  readonly duplicates: number;
+  readonly rejected: { count: number; sample: RejectedRow[] };
 }
 
 /**
- * Every check that can refuse a blast, and the rendered messages; publishes nothing, so the
- * console's preview and the real start cannot disagree about who gets what.
+ * Reads the sources batch by batch through the planner and hands each planned batch to `take`:
+ * nothing holds the whole list. Everything that can refuse the blast before its first row
+ * (accounts, template, pacing, the sources' headers) is checked first.
  */
-export async function planBlast(deps: GatewayDeps, input: CreateBlastInput): Promise<BlastPlan> {
+async function importRecipients(
+  deps: GatewayDeps,
+  input: CreateBlastInput,
+  sampleSize: number,
+  take: (recipients: PlannedRecipient[]) => Promise<void>,
+): Promise<ImportedRecipients> {
   await checkPool(deps, input.sessionIds);
   const template = parseTemplate(input.message);
   const pacingProblems = validatePacing(input.pacing ?? {});
   if (pacingProblems.length > 0) throw new HttpError(400, `invalid pacing: ${pacingProblems.join("; ")}`);
-  const rows = await gatherRows(deps, input);
-  const normalized = normalizeRows(rows, deps.config.DEFAULT_COUNTRY as CountryCode);
-  const plan = planRecipients(template, normalized);
-  if (!plan.ok) throw new HttpError(400, plan.error);
-  return { recipients: plan.recipients, rejected: plan.rejected, duplicates: plan.duplicates };
+  const { columns, batches } = await openSources(deps, input, importLimits(deps));
+  const problem = templateProblem(template, columns);
+  if (problem) throw new HttpError(400, problem);
+  const planner = new RecipientPlanner(template, deps.config.DEFAULT_COUNTRY as CountryCode);
+  const sample: RejectedRow[] = [];
+  for await (const rows of batches) {
+    const batch = planner.plan(rows);
+    for (const row of batch.rejected) if (sample.length < sampleSize) sample.push(row);
+    if (batch.recipients.length > 0) await take(batch.recipients);
+  }
+  return {
+    total: planner.total,
+    duplicates: planner.duplicates,
+    rejected: { count: planner.rejected, sample },
+  };
+}
+
+/**
+ * Every check that can refuse a blast, and its first rendered messages; publishes nothing, so the
+ * console's preview and the real start cannot disagree about who gets what.
+ */
+export async function planBlast(deps: GatewayDeps, input: CreateBlastInput): Promise<BlastPlan> {
+  const messages: PlannedRecipient[] = [];
+  const imported = await importRecipients(deps, input, PREVIEW_REJECTED, async (recipients) => {
+    for (const r of recipients) if (messages.length < PREVIEW_MESSAGES) messages.push(r);
+  });
+  return { ...imported, messages };
 }
 
 /** Most accounts one blast may be sent from. */
 export const MAX_POOL = 100;
+export const PREVIEW_MESSAGES = 5;
+export const PREVIEW_REJECTED = 100;
 
 async function checkPool(deps: GatewayDeps, sessionIds: readonly string[]): Promise<void> {
   if (sessionIds.length === 0) throw new HttpError(400, "the pool is empty: give sessionId or sessionIds");
@@ -122,34 +150,69 @@ async function checkPool(deps: GatewayDeps, sessionIds: readonly string[]): Prom
   );
 }
 
+/**
+ * Imports the recipients and queues them as they are planned: each chunk's recipients are
+ * appended to the log and their send work published (awaited, so reading waits for NATS), and the
+ * blast is created once all are durable. Until then no worker takes any of it; a failure halfway
+ * purges the work published so far, so nothing of a refused blast is ever sent.
+ */
 export async function createBlast(deps: GatewayDeps, input: CreateBlastInput): Promise<CreateBlastResult> {
-  const plan = await planBlast(deps, input);
-  const rejected = { count: plan.rejected.length, sample: plan.rejected.slice(0, REJECTED_SAMPLE) };
-  if (plan.recipients.length === 0) {
-    throw new HttpError(400, "the blast has no valid recipients", { rejected });
-  }
   const blastId = newId("b");
+  let chunk: PlannedRecipient[] = [];
+  let published = false;
+  const flush = async () => {
+    if (chunk.length === 0) return;
+    const recipients = chunk;
+    chunk = [];
+    published = true;
+    await appendEvents(
+      deps.nats.js,
+      decide({ type: "add_recipients", blastId, recipients }, { status: "none" }),
+    );
+    await publishWork(deps, blastId, recipients);
+  };
+  let imported: ImportedRecipients;
+  try {
+    imported = await importRecipients(deps, input, REJECTED_SAMPLE, async (recipients) => {
+      for (const r of recipients) {
+        chunk.push(r);
+        if (chunk.length === RECIPIENTS_PER_EVENT) await flush();
+      }
+    });
+    await flush();
+  } catch (err) {
+    if (published) await withdraw(deps, blastId).catch(() => undefined);
+    if (err instanceof HttpError || err instanceof ImportError || err instanceof TemplateError) throw err;
+    throw new HttpError(503, `could not queue the blast: ${(err as Error).message}`);
+  }
+  if (imported.total === 0) {
+    throw new HttpError(400, "the blast has no valid recipients", { rejected: imported.rejected });
+  }
   const command: BlastCommand = {
     type: "create",
     blastId,
     sessionIds: input.sessionIds,
     ...(input.campaignId ? { campaignId: input.campaignId } : {}),
     template: input.message,
-    recipients: plan.recipients,
-    rejected: plan.rejected.length,
-    duplicates: plan.duplicates,
+    total: imported.total,
+    rejected: imported.rejected.count,
+    duplicates: imported.duplicates,
     ...(input.pacing ? { pacing: input.pacing } : {}),
     now: new Date(),
   };
-  const events = decide(command, { status: "none" });
   try {
-    await appendEvents(deps.nats.js, events);
-    await publishWork(deps, blastId, plan.recipients);
+    await appendEvents(deps.nats.js, decide(command, { status: "none" }));
   } catch (err) {
     await withdraw(deps, blastId).catch(() => undefined);
     throw new HttpError(503, `could not queue the blast: ${(err as Error).message}`);
   }
-  return { blastId, status: "running", total: plan.recipients.length, duplicates: plan.duplicates, rejected };
+  return {
+    blastId,
+    status: "running",
+    total: imported.total,
+    duplicates: imported.duplicates,
+    rejected: imported.rejected,
+  };
 }
 
 async function publishWork(
@@ -170,12 +233,15 @@ async function publishWork(
   await Promise.all(window);
 }
 
-/** A blast that could not be queued whole is cancelled, so no half of it is sent unnoticed. */
+/**
+ * A blast that could not be queued whole is withdrawn: its work is purged, and a cancel is
+ * logged for the case it was created, so no half of it is sent unnoticed.
+ */
 async function withdraw(deps: GatewayDeps, blastId: string): Promise<void> {
+  await dropWork(deps, blastId);
   await appendEvents(deps.nats.js, [
     { type: "blast.cancelled", data: { blastId, at: new Date().toISOString() } },
   ]);
-  await dropWork(deps, blastId);
 }
 
 async function dropWork(deps: GatewayDeps, blastId: string): Promise<void> {

@@ -1,13 +1,56 @@
 // Multipart requests become an ordinary body (text fields) plus the uploaded file, before schema
 // validation runs, so one TypeBox schema validates the JSON and the form variants of a route.
 import type { FastifyError, FastifyRequest } from "fastify";
-import type {} from "@fastify/multipart";
+import { randomUUID } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import type { MultipartFile } from "@fastify/multipart";
 import { HttpError } from "./errors.ts";
 
+/**
+ * An upload spooled to a temporary file as it arrives: the request holds a path, never the bytes,
+ * so a large file costs disk, not memory, and is read back as a stream (it is removed when the
+ * response is sent).
+ */
 export interface UploadedFile {
   readonly filename: string;
   readonly mimetype: string;
-  readonly data: Buffer;
+  readonly path: string;
+  readonly size: number;
+}
+
+/** Reads the upload back in chunks. */
+export function uploadChunks(file: UploadedFile): AsyncIterable<Uint8Array> {
+  return createReadStream(file.path, { highWaterMark: 256 * 1024 });
+}
+
+/** The whole upload, for readers that need it in memory (campaigns, for now). */
+export async function uploadBytes(file: UploadedFile): Promise<Buffer> {
+  return readFile(file.path);
+}
+
+export async function removeUpload(file: UploadedFile | undefined): Promise<void> {
+  if (file) await rm(file.path, { force: true });
+}
+
+async function spool(part: MultipartFile): Promise<{ path: string; size: number }> {
+  const path = join(tmpdir(), `wa-blast-upload-${randomUUID()}`);
+  let size = 0;
+  part.file.on("data", (chunk: Buffer) => (size += chunk.length));
+  try {
+    await pipeline(part.file, createWriteStream(path, { mode: 0o600 }));
+  } catch (err) {
+    await rm(path, { force: true });
+    throw err;
+  }
+  if (part.file.truncated) {
+    await rm(path, { force: true });
+    throw new HttpError(413, "the uploaded file is too large (over MAX_UPLOAD_BYTES)");
+  }
+  return { path, size };
 }
 
 declare module "fastify" {
@@ -69,7 +112,7 @@ async function readParts(
 ): Promise<Record<string, unknown>> {
   const body: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for await (const part of request.parts({
-    limits: { fieldSize: MAX_FIELD_LENGTH, files: 1, fields: MAX_FIELDS },
+    limits: { fieldSize: MAX_FIELD_LENGTH, files: 1, fields: MAX_FIELDS, parts: MAX_FIELDS + 1 },
   })) {
     if (part.type === "file") {
       if (part.fieldname !== fileField) {
@@ -79,11 +122,11 @@ async function readParts(
           `unexpected file field "${part.fieldname}"; send the file as "${fileField}"`,
         );
       }
-      const data = await part.toBuffer();
+      const spooled = await spool(part);
+      request.uploadedFile = { filename: part.filename, mimetype: part.mimetype, ...spooled };
       if (NEVER_A_SPREADSHEET.test(part.mimetype)) {
         throw new HttpError(415, `"${part.mimetype}" is not a spreadsheet: upload an .xlsx or .csv file`);
       }
-      request.uploadedFile = { filename: part.filename, mimetype: part.mimetype, data };
       body[fileField] = part.filename;
     } else {
       if (part.valueTruncated) throw new HttpError(413, `field "${part.fieldname}" is too long`);

@@ -6,6 +6,8 @@ import {
   changeBlast,
   createBlast,
   MAX_POOL,
+  PREVIEW_MESSAGES,
+  PREVIEW_REJECTED,
   resumeAccount,
   planBlast,
   type BlastChange,
@@ -76,8 +78,6 @@ const BlastSummary = Type.Intersect([
 ]);
 
 const BlastParams = Type.Object({ blastId: BlastId });
-const PREVIEW_MESSAGES = 5;
-const PREVIEW_REJECTED = 100;
 const RESULT_COLUMNS = [
   "idx",
   "phone",
@@ -196,13 +196,7 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
       },
     },
     async (request) => {
-      const plan = await planBlast(deps, blastInputOf(request.body, request.uploadedFile));
-      return {
-        total: plan.recipients.length,
-        duplicates: plan.duplicates,
-        rejected: { count: plan.rejected.length, sample: plan.rejected.slice(0, PREVIEW_REJECTED) },
-        messages: plan.recipients.slice(0, PREVIEW_MESSAGES),
-      };
+      return planBlast(deps, blastInputOf(request.body, request.uploadedFile));
     },
   );
 

@@ -1,6 +1,9 @@
 // The blast API through app.inject against real NATS and Redis: what a client sees, and that a
 // rejected request leaves nothing in the log, the work queue or Redis.
 import assert from "node:assert/strict";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SEND_WORK, BLAST_EVENTS, subjects } from "../../../shared/nats/topology.ts";
 import {
@@ -153,6 +156,37 @@ describe("blast API", () => {
       return r.statusCode === 200 ? r.json<{ sessionIds: string[] }>() : undefined;
     });
     assert.deepEqual(formView.sessionIds, ["s2", "s1"]);
+  });
+
+  it("spools uploads to disk and removes them once answered, accepted or refused", async () => {
+    const spool = await mkdtemp(join(tmpdir(), "wa-blast-spool-"));
+    const before = process.env.TMPDIR;
+    process.env.TMPDIR = spool;
+    try {
+      const good = multipart(
+        { sessionId: "s1", message: "hi" },
+        { field: "recipientsFile", filename: "l.csv", data: "phone\n+12025550140\n" },
+      );
+      assert.equal((await gw.inject({ method: "POST", url: "/api/blasts", ...good })).statusCode, 202);
+      const bad = multipart(
+        { sessionId: "s1", message: "hi" },
+        { field: "recipientsFile", filename: "l.csv", data: "name\nAna\n" },
+      );
+      assert.equal((await gw.inject({ method: "POST", url: "/api/blasts", ...bad })).statusCode, 400);
+      const preview = multipart(
+        { sessionId: "s1", message: "hi" },
+        { field: "recipientsFile", filename: "l.csv", data: "phone\n+12025550141\n" },
+      );
+      assert.equal(
+        (await gw.inject({ method: "POST", url: "/api/blasts/preview", ...preview })).statusCode,
+        200,
+      );
+      assert.deepEqual(await readdir(spool), []);
+    } finally {
+      if (before === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = before;
+      await rm(spool, { recursive: true, force: true });
+    }
   });
 
   it("rejects bad uploads: wrong type 415, damaged file 400, too large 413, no phone column 400", async () => {

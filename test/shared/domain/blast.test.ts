@@ -85,26 +85,22 @@ const create = (n: number, sessionIds = ["s1"]): BlastCommand => ({
   blastId: "b1",
   sessionIds,
   template: "hi",
-  recipients: recipients(n),
+  total: n,
   rejected: 2,
   duplicates: 1,
   now,
 });
 
 describe("blast decider", () => {
-  it("create records the blast and its recipients in chunks", () => {
-    const events = decide(create(2500), { status: "none" });
-    assert.equal(events[0]?.type, "blast.created");
-    assert.deepEqual(events[0]?.data, {
-      blastId: "b1",
-      sessionIds: ["s1"],
-      template: "hi",
-      total: 2500,
-      rejected: 2,
-      duplicates: 1,
-      createdAt: at,
-    });
-    const chunks = events.slice(1);
+  it("an import records its recipients a chunk at a time, then creates the blast with the total", () => {
+    const planned = recipients(2500);
+    const chunks: BlastEvent[] = [];
+    for (let start = 0; start < planned.length; start += RECIPIENTS_PER_EVENT) {
+      const chunk = planned.slice(start, start + RECIPIENTS_PER_EVENT);
+      chunks.push(
+        ...decide({ type: "add_recipients", blastId: "b1", recipients: chunk }, { status: "none" }),
+      );
+    }
     assert.equal(chunks.length, Math.ceil(2500 / RECIPIENTS_PER_EVENT));
     const listed = chunks.flatMap((e) => (e.type === "blast.recipients_added" ? e.data.recipients : []));
     assert.deepEqual(
@@ -112,7 +108,33 @@ describe("blast decider", () => {
       Array.from({ length: 2500 }, (_, i) => i),
     );
     assert.deepEqual(listed[0], { idx: 0, phone: "+12025550000", name: "N0" });
-    assert.deepEqual(listed[1], { idx: 1, phone: "+12025550001" }, "no name key when there is no name");
+    assert.deepEqual(listed[1], { idx: 1, phone: "+12025550001" }, "no name key and no text in the log");
+
+    const events = decide(create(2500), foldBlast(chunks));
+    assert.deepEqual(events, [
+      {
+        type: "blast.created",
+        data: {
+          blastId: "b1",
+          sessionIds: ["s1"],
+          template: "hi",
+          total: 2500,
+          rejected: 2,
+          duplicates: 1,
+          createdAt: at,
+        },
+      },
+    ]);
+  });
+
+  it("recipients are fixed once the blast exists, and come at most a chunk at a time", () => {
+    given(created())
+      .when({ type: "add_recipients", blastId: "b1", recipients: recipients(1) })
+      .thenThrows("conflict", /fixed/);
+    given()
+      .when({ type: "add_recipients", blastId: "b1", recipients: recipients(RECIPIENTS_PER_EVENT + 1) })
+      .thenThrows("invalid", /at most/);
+    given().when({ type: "add_recipients", blastId: "b1", recipients: [] }).then([]);
   });
 
   it("create refuses an existing blast, an empty one, an empty pool and an account listed twice", () => {
