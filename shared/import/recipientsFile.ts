@@ -28,7 +28,8 @@ export class ImportError extends Error {
   }
 }
 
-const PHONE_ALIASES = new Set([
+/** Header names taken for the phone column; shared with the streaming CSV reader (csvRows.ts). */
+export const PHONE_ALIASES: ReadonlySet<string> = new Set([
   "phone",
   "phone_number",
   "phonenumber",
@@ -92,7 +93,8 @@ function inflatedWorkbook(data: Uint8Array, limits: ImportLimits): Uint8Array {
   }
 }
 
-function cellText(cell: unknown): string {
+/** A cell as the text a row holds; shared with the streaming XLSX reader (xlsxRows.ts). */
+export function cellText(cell: unknown): string {
   if (cell === null || cell === undefined) return "";
   if (typeof cell === "number") {
     // Phone numbers typed into Excel become numbers; keep every digit, never "6.28E+12".

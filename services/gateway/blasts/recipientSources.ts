@@ -4,10 +4,17 @@
 // a column nobody has is refused before anything is queued.
 import type { InputRow } from "../../../shared/domain/recipients.ts";
 import { rowsFromRecords } from "../../../shared/import/recipientRecords.ts";
-import { readRecipientsFile, type ImportLimits } from "../../../shared/import/recipientsFile.ts";
+import { open } from "node:fs/promises";
+import { readCsvRows } from "../../../shared/import/csvRows.ts";
+import {
+  fileKindOf,
+  ImportError,
+  readRecipientsFile,
+  type ImportLimits,
+} from "../../../shared/import/recipientsFile.ts";
 import type { GatewayDeps } from "../deps.ts";
 import { HttpError } from "../http/errors.ts";
-import { uploadBytes, type UploadedFile } from "../http/uploads.ts";
+import { uploadBytes, uploadChunks, type UploadedFile } from "../http/uploads.ts";
 
 export interface RowBatch {
   /** The source's columns (normalized), whether or not these rows fill them. */
@@ -37,8 +44,25 @@ function* inBatches(rows: readonly InputRow[]): Generator<InputRow[]> {
   for (let start = 0; start < rows.length; start += BATCH) yield rows.slice(start, start + BATCH);
 }
 
-/** The uploaded file's rows, a batch at a time. */
+/** The first bytes of the upload, which say what kind of file it really is. */
+async function leadingBytes(file: UploadedFile): Promise<Uint8Array> {
+  const handle = await open(file.path, "r");
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4), 0, 4, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The uploaded file's rows, a batch at a time; a CSV is parsed as it is read back. */
 export async function* fileRows(file: UploadedFile, limits: ImportLimits): AsyncGenerator<RowBatch> {
+  if (file.size === 0) throw new ImportError(400, "the uploaded file is empty");
+  const kind = fileKindOf(file.filename, await leadingBytes(file));
+  if (kind === "csv") {
+    yield* readCsvRows(uploadChunks(file), "file", limits, BATCH);
+    return;
+  }
   const rows = readRecipientsFile(file.filename, await uploadBytes(file), "file", limits);
   const header = new Set<string>();
   columnsOf(rows, header);
