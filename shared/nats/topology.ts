@@ -49,6 +49,9 @@ export const subjects = {
   sessionCommand: (sessionId: string, what: "connect" | "logout" | "pairing-code") =>
     `cmd.session.${sessionId}.${what}`,
   sessionCommands: (sessionId: string) => `cmd.session.${sessionId}.*`,
+  /** Core NATS progress of an import while its request runs (rows read, queued, rejected). */
+  importProgress: (importId: string) => `imports.${importId}.progress`,
+  allImportProgress: "imports.*.progress",
   /** Core NATS progress snapshots published by the projector after it applies events. */
   blastProgress: (blastId: string) => `progress.${blastId}`,
   allBlastProgress: "progress.*",

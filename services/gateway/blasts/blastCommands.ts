@@ -39,6 +39,8 @@ export interface CreateBlastInput {
   readonly recipients?: ReadonlyArray<Record<string, unknown>>;
   readonly file?: UploadedFile;
   readonly pacing?: PacingOverrides;
+  /** The client's name for this import: its progress goes to `/?importId=` while it runs. */
+  readonly importId?: string;
 }
 
 export interface CreateBlastResult {
@@ -83,6 +85,45 @@ interface ImportedRecipients {
   readonly rejected: { count: number; sample: RejectedRow[] };
 }
 
+/** How far an import has got, for a progress bar while its request runs. */
+export interface ImportProgress {
+  readonly type: "import_progress";
+  readonly importId: string;
+  readonly phase: "reading" | "done" | "failed";
+  /** Rows read from every source so far. */
+  readonly rows: number;
+  /** Recipients planned so far (queued, for a blast being started). */
+  readonly recipients: number;
+  readonly rejected: number;
+  readonly duplicates: number;
+  /** Why it failed, when it did. */
+  readonly error?: string;
+}
+
+/** Progress is told at most this often while rows are read, and once more at the end. */
+const PROGRESS_EVERY_MS = 250;
+
+function progressReporter(deps: GatewayDeps, importId: string | undefined) {
+  let last = 0;
+  return (planner: RecipientPlanner, rows: number, phase: ImportProgress["phase"], error?: string) => {
+    if (importId === undefined) return;
+    const now = Date.now();
+    if (phase === "reading" && now - last < PROGRESS_EVERY_MS) return;
+    last = now;
+    const progress: ImportProgress = {
+      type: "import_progress",
+      importId,
+      phase,
+      rows,
+      recipients: planner.total,
+      rejected: planner.rejected,
+      duplicates: planner.duplicates,
+      ...(error !== undefined ? { error } : {}),
+    };
+    deps.nats.nc.publish(subjects.importProgress(importId), JSON.stringify(progress));
+  };
+}
+
 /**
  * Reads the sources batch by batch through the planner and hands each planned batch to `take`:
  * nothing holds the whole list. Everything that can refuse the blast before its first row
@@ -102,12 +143,22 @@ async function importRecipients(
   const problem = templateProblem(template, columns);
   if (problem) throw new HttpError(400, problem);
   const planner = new RecipientPlanner(template, deps.config.DEFAULT_COUNTRY as CountryCode);
+  const report = progressReporter(deps, input.importId);
   const sample: RejectedRow[] = [];
-  for await (const rows of batches) {
-    const batch = planner.plan(rows);
-    for (const row of batch.rejected) if (sample.length < sampleSize) sample.push(row);
-    if (batch.recipients.length > 0) await take(batch.recipients);
+  let read = 0;
+  try {
+    for await (const rows of batches) {
+      read += rows.length;
+      const batch = planner.plan(rows);
+      for (const row of batch.rejected) if (sample.length < sampleSize) sample.push(row);
+      if (batch.recipients.length > 0) await take(batch.recipients);
+      report(planner, read, "reading");
+    }
+  } catch (err) {
+    report(planner, read, "failed", err instanceof Error ? err.message : String(err));
+    throw err;
   }
+  report(planner, read, "done");
   return {
     total: planner.total,
     duplicates: planner.duplicates,

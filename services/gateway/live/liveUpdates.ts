@@ -1,5 +1,6 @@
 // WebSocket at `/`: `?blastId=` streams `blast_progress`, `?sessionId=` streams `qr_update` and
-// `session_status` (a plain GET of `/` is sent to the console). One NATS subscription per kind
+// `session_status`, `?importId=` streams an upload's `import_progress` while its request runs (a
+// plain GET of `/` is sent to the console). One NATS subscription per kind
 // fans out to every socket watching that id; a new socket first gets the current state (for a
 // session showing a QR, the code too), so it never waits for the next change to see anything.
 // Sockets are capped in total and per API key, and a socket is one-way: a client that talks is
@@ -91,11 +92,17 @@ const POLICY_VIOLATION = 1008;
 export async function liveUpdates(app: FastifyInstance, deps: GatewayDeps): Promise<void> {
   const blastWatchers = new Watchers();
   const sessionWatchers = new Watchers();
+  const importWatchers = new Watchers();
   const budget = new SocketBudget(deps.config.WS_MAX_CLIENTS, deps.config.WS_MAX_CLIENTS_PER_KEY);
 
   const progress = deps.nats.nc.subscribe(subjects.allBlastProgress, {
     callback: (err, msg) => {
       if (!err) blastWatchers.send(msg.subject.split(".")[1] ?? "", decoder.decode(msg.data));
+    },
+  });
+  const imports = deps.nats.nc.subscribe(subjects.allImportProgress, {
+    callback: (err, msg) => {
+      if (!err) importWatchers.send(msg.subject.split(".")[1] ?? "", decoder.decode(msg.data));
     },
   });
   /** Sockets that, since they joined, got a live event that makes the stored QR not worth sending. */
@@ -114,6 +121,7 @@ export async function liveUpdates(app: FastifyInstance, deps: GatewayDeps): Prom
   app.addHook("onClose", async () => {
     progress.unsubscribe();
     sessionEvents.unsubscribe();
+    imports.unsubscribe();
   });
 
   app.route({
@@ -136,7 +144,7 @@ export async function liveUpdates(app: FastifyInstance, deps: GatewayDeps): Prom
       }
       socket.on("message", () => socket.close(POLICY_VIOLATION, "this socket only sends updates"));
       const query = request.query as Record<string, unknown>;
-      const { blastId, sessionId } = query;
+      const { blastId, sessionId, importId } = query;
       const refuse = (message: string) => {
         socket.send(JSON.stringify({ type: "error", message }));
         socket.close(POLICY_VIOLATION, message.slice(0, 120));
@@ -178,7 +186,13 @@ export async function liveUpdates(app: FastifyInstance, deps: GatewayDeps): Prom
           );
         return;
       }
-      refuse("connect with ?blastId=<id> or ?sessionId=<id>");
+      if (importId !== undefined) {
+        // Progress exists only while the import's request runs: nothing to send until it starts.
+        if (!isValidId(importId)) return refuse("invalid importId");
+        importWatchers.add(importId, socket);
+        return;
+      }
+      refuse("connect with ?blastId=<id>, ?sessionId=<id> or ?importId=<id>");
     },
   });
 }

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
+import { ID_PATTERN } from "../../../shared/domain/ids.ts";
 import { MAX_TEMPLATE_LENGTH } from "../../../shared/domain/templates.ts";
 import {
   changeBlast,
@@ -92,9 +93,19 @@ const RESULT_COLUMNS = [
 ];
 
 /** The request as the blast commands take it, from either the JSON or the multipart form. */
+const ImportIdHeader = Type.Optional(
+  Type.String({
+    pattern: ID_PATTERN,
+    description:
+      "A name you choose for this import: open a WebSocket on `/?importId=<it>` first to follow " +
+      "`import_progress` (rows read, recipients, rejected) while a large upload is read",
+  }),
+);
+
 function blastInputOf(
   body: Static<typeof CreateBlastBody>,
   file: FastifyRequest["uploadedFile"],
+  importId: string | undefined,
 ): CreateBlastInput {
   if (body.recipientsFile !== undefined && !file) {
     throw new HttpError(400, "recipientsFile must be uploaded as a file in multipart/form-data");
@@ -110,6 +121,7 @@ function blastInputOf(
     ...(recipients ? { recipients } : {}),
     ...(pacing ? { pacing } : {}),
     ...(file ? { file } : {}),
+    ...(importId ? { importId } : {}),
   };
 }
 
@@ -129,6 +141,7 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
           "comma-separated), `message`, optional `campaignId` and `recipientsFile`.",
         consumes: ["application/json", "multipart/form-data"],
         headers: Type.Object({
+          "import-id": ImportIdHeader,
           "idempotency-key": Type.Optional(
             Type.String({
               pattern: "^[A-Za-z0-9_-]{1,128}$",
@@ -151,7 +164,7 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
       },
     },
     async (request, reply) => {
-      const input = blastInputOf(request.body, request.uploadedFile);
+      const input = blastInputOf(request.body, request.uploadedFile, request.headers["import-id"]);
       const { result, replayed } = await requests.once(request.headers["idempotency-key"], () =>
         createBlast(deps, input),
       );
@@ -172,6 +185,7 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
           "Takes exactly what POST /api/blasts takes and runs the same checks, but queues nothing: " +
           "the first rendered messages, how many would be sent, and the rows that would be rejected.",
         consumes: ["application/json", "multipart/form-data"],
+        headers: Type.Object({ "import-id": ImportIdHeader }),
         body: CreateBlastBody,
         response: {
           200: Type.Object({
@@ -196,7 +210,7 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
       },
     },
     async (request) => {
-      return planBlast(deps, blastInputOf(request.body, request.uploadedFile));
+      return planBlast(deps, blastInputOf(request.body, request.uploadedFile, request.headers["import-id"]));
     },
   );
 
