@@ -23,13 +23,13 @@ export class ArchiveRejected extends Error {
 
 // Small workbooks are mostly repeated XML boilerplate and can compress past any ratio while
 // being harmless; the ratio only matters once the inflated size is worth defending.
-const EXPANSION_RATIO_FLOOR = 8 * 1024 * 1024;
+export const EXPANSION_RATIO_FLOOR = 8 * 1024 * 1024;
 // A workbook has a few dozen parts; a central directory claiming millions is hostile, and walking
 // it would spin for minutes even though every entry is empty.
-const MAX_PARTS = 10_000;
+export const MAX_PARTS = 10_000;
 const PROTOTYPE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
-const sizeText = (bytes: number) =>
+export const sizeText = (bytes: number) =>
   bytes >= 1024 * 1024 ? `${Math.round(bytes / (1024 * 1024))} MB` : `${Math.round(bytes / 1024)} KB`;
 
 /** The workbook's parts, checked against the limits, as a zip SheetJS reads without inflating. */

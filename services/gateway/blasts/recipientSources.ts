@@ -6,15 +6,11 @@ import type { InputRow } from "../../../shared/domain/recipients.ts";
 import { rowsFromRecords } from "../../../shared/import/recipientRecords.ts";
 import { open } from "node:fs/promises";
 import { readCsvRows } from "../../../shared/import/csvRows.ts";
-import {
-  fileKindOf,
-  ImportError,
-  readRecipientsFile,
-  type ImportLimits,
-} from "../../../shared/import/recipientsFile.ts";
+import { fileKindOf, ImportError, type ImportLimits } from "../../../shared/import/recipientsFile.ts";
+import { readXlsxRows } from "../../../shared/import/xlsxRows.ts";
 import type { GatewayDeps } from "../deps.ts";
 import { HttpError } from "../http/errors.ts";
-import { uploadBytes, uploadChunks, type UploadedFile } from "../http/uploads.ts";
+import { uploadChunks, type UploadedFile } from "../http/uploads.ts";
 
 export interface RowBatch {
   /** The source's columns (normalized), whether or not these rows fill them. */
@@ -55,18 +51,12 @@ async function leadingBytes(file: UploadedFile): Promise<Uint8Array> {
   }
 }
 
-/** The uploaded file's rows, a batch at a time; a CSV is parsed as it is read back. */
+/** The uploaded file's rows, a batch at a time, parsed as the file is read back from its spool. */
 export async function* fileRows(file: UploadedFile, limits: ImportLimits): AsyncGenerator<RowBatch> {
   if (file.size === 0) throw new ImportError(400, "the uploaded file is empty");
   const kind = fileKindOf(file.filename, await leadingBytes(file));
-  if (kind === "csv") {
-    yield* readCsvRows(uploadChunks(file), "file", limits, BATCH);
-    return;
-  }
-  const rows = readRecipientsFile(file.filename, await uploadBytes(file), "file", limits);
-  const header = new Set<string>();
-  columnsOf(rows, header);
-  for (const batch of inBatches(rows)) yield { header: [...header], rows: batch };
+  const read = kind === "csv" ? readCsvRows : readXlsxRows;
+  yield* read(uploadChunks(file), "file", limits, BATCH);
 }
 
 export async function openSources(

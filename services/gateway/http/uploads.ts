@@ -3,7 +3,7 @@
 import type { FastifyError, FastifyRequest } from "fastify";
 import { randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -25,11 +25,6 @@ export interface UploadedFile {
 /** Reads the upload back in chunks. */
 export function uploadChunks(file: UploadedFile): AsyncIterable<Uint8Array> {
   return createReadStream(file.path, { highWaterMark: 256 * 1024 });
-}
-
-/** The whole upload, for readers that need it in memory (campaigns, for now). */
-export async function uploadBytes(file: UploadedFile): Promise<Buffer> {
-  return readFile(file.path);
 }
 
 export async function removeUpload(file: UploadedFile | undefined): Promise<void> {

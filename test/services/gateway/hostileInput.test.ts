@@ -1,6 +1,13 @@
 // Hostile requests through app.inject against real NATS and Redis: each gets a clear JSON 4xx and
 // leaves nothing behind.
 import assert from "node:assert/strict";
+import {
+  contentTypesXml,
+  packageRelsXml,
+  sheetXml,
+  workbookRelsXml,
+  workbookXml,
+} from "../../shared/import/xlsxWorkbooks.ts";
 import { after, before, describe, it } from "node:test";
 import { zipSync } from "fflate";
 import * as XLSX from "xlsx";
@@ -113,12 +120,29 @@ describe("hostile input", () => {
   });
 
   it("answers 413 for zip bombs, too many columns and too long cells, 400 for truncated files", async () => {
-    const bomb = Buffer.from(zipSync({ "xl/worksheets/sheet1.xml": new Uint8Array(3 * 1024 * 1024) }));
+    // A real workbook whose sheet inflates to 3 MB of markup: stopped as it inflates.
+    const text = (xml: string) => new TextEncoder().encode(xml);
+    const bomb = Buffer.from(
+      zipSync({
+        "[Content_Types].xml": text(contentTypesXml),
+        "_rels/.rels": text(packageRelsXml),
+        "xl/workbook.xml": text(workbookXml()),
+        "xl/_rels/workbook.xml.rels": text(workbookRelsXml(["worksheets/sheet1.xml"], false)),
+        "xl/worksheets/sheet1.xml": text(sheetXml("", "<!--x-->".repeat(400_000))),
+      }),
+    );
     assertError(await upload("bomb.xlsx", bomb), 413, /expands to more than 2 MB/);
+    // A sheet of zeros with no workbook around it is never even inflated.
+    const orphanSheet = Buffer.from(zipSync({ "xl/worksheets/sheet1.xml": new Uint8Array(3 * 1024 * 1024) }));
+    assertError(await upload("orphan.xlsx", orphanSheet), 400, /no workbook/);
     const notAWorkbook = Buffer.from(zipSync({ "notes.txt": new Uint8Array(1024) }));
     assertError(await upload("zip.xlsx", notAWorkbook), 400, /could not read/);
     const wide = ["phone", ...Array.from({ length: 120 }, (_, i) => `c${i}`)].join(",");
-    assertError(await upload("wide.csv", `${wide}\n+12025550100\n`), 413, /more than 100 columns; at most 100/);
+    assertError(
+      await upload("wide.csv", `${wide}\n+12025550100\n`),
+      413,
+      /more than 100 columns; at most 100/,
+    );
     assertError(
       await upload("long.csv", `phone,name\n+12025550100,${"a".repeat(1001)}\n`),
       413,
