@@ -1,8 +1,9 @@
 // The console in a real headless Chromium (Debian's package, driven by playwright-core), against
 // the real services: sign in, start a blast from an uploaded .xlsx after previewing it, pause and
 // resume it, link the WhatsApp session by QR, watch the blast finish, send one from a pool of two
-// accounts and follow each account's share (one paused and resumed on its own), and check the
-// queue dashboard against the JetStream API. Screenshots of each page go to test-artifacts/.
+// accounts and follow each account's share (one paused and resumed on its own), follow a large
+// upload's rows as the gateway reads them, and check the queue dashboard against the JetStream
+// API. Screenshots of each page go to test-artifacts/.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Page } from "playwright-core";
@@ -25,6 +26,42 @@ function recipientsSheet(): { file: Buffer; valid: number; rejected: number; dup
   XLSX.utils.book_append_sheet(workbook, XLSX.utils.aoa_to_sheet(rows), "guests");
   const file = XLSX.write(workbook, { type: "buffer", bookType: "xlsx" }) as Buffer;
   return { file, valid: 24, rejected: 2, duplicates: 1 };
+}
+
+/**
+ * A CSV far larger than one batch of the importer (1,000 rows), so the gateway tells its progress
+ * while it reads it; one duplicate and one bad phone at the end.
+ */
+function largeRecipientsCsv(rows: number): { file: Buffer; rows: number; valid: number } {
+  const lines = ["phone,name"];
+  for (let i = 0; i < rows; i++) {
+    lines.push(`+1212${300 + Math.floor(i / 10_000)}${String(i % 10_000).padStart(4, "0")},Guest ${i}`);
+  }
+  lines.push("+12123000000,Guest 0 again", "not a phone,Nobody");
+  return { file: Buffer.from(lines.join("\n")), rows: rows + 2, valid: rows };
+}
+
+/** One state the import line was drawn in, as a person would have seen it. */
+interface ImportLineState {
+  phase: string;
+  hidden: boolean;
+  text: string;
+}
+
+/** The figures of an import line, whatever digit grouping the browser's locale uses. */
+function importFigures(text: string) {
+  const match =
+    /^([\d.,\s]+) rows? read · ([\d.,\s]+) recipients? · ([\d.,\s]+) rejected(?: · ([\d.,\s]+) duplicates? merged)?$/.exec(
+      text,
+    );
+  assert.ok(match, `an import line of figures: "${text}"`);
+  const value = (group: string | undefined) => Number((group ?? "0").replace(/\D/g, ""));
+  return {
+    rows: value(match[1]),
+    recipients: value(match[2]),
+    rejected: value(match[3]),
+    duplicates: value(match[4]),
+  };
 }
 
 /** The dashboard's table rows keyed by `attribute`, with each `data-field` cell read as a number. */
@@ -375,6 +412,72 @@ describe("the web console in a real browser", () => {
     await page.click(".campaign button.delete");
     await page.waitForSelector(".campaign", { state: "detached" });
     assert.equal((await (await platform.api("/api/campaigns")).json()).total, 0);
+  });
+
+  it("shows a large upload's rows as they are read, then the preview's figures, and why an upload stopped", async () => {
+    await page.goto(`${platform.baseUrl}/console#blasts`);
+    await page.waitForSelector(".blast-form input[name=sessionIds]:checked");
+    const csv = largeRecipientsCsv(40_000);
+    await page.setInputFiles(".blast-form input[type=file]", {
+      name: "many.csv",
+      mimeType: "text/csv",
+      buffer: csv.file,
+    });
+    await page.fill(".blast-form textarea[name=message]", "Hi {name}");
+    // Every state the line is drawn in is kept, so a state shown for a moment is seen too.
+    const line = ".blast-form .import-progress";
+    await page.$eval(line, (node) => {
+      const seen: ImportLineState[] = [];
+      (window as unknown as { importLine: ImportLineState[] }).importLine = seen;
+      new MutationObserver(() =>
+        seen.push({
+          phase: node.getAttribute("data-phase") ?? "",
+          hidden: node.hasAttribute("hidden"),
+          text: node.querySelector(".import-line")?.textContent ?? "",
+        }),
+      ).observe(node, { attributes: true, childList: true, subtree: true, characterData: true });
+    });
+    await page.click(".blast-form .preview-button");
+    await page.waitForSelector(".preview-summary");
+    await page.waitForSelector(`${line}[data-phase=done]:not([hidden])`);
+    assert.equal(
+      await page.textContent(".preview-summary"),
+      `${csv.valid} message(s) will be sent · 1 duplicate(s) merged · 1 rejected`,
+    );
+    const final = importFigures((await page.textContent(`${line} .import-line`)) ?? "");
+    assert.deepEqual(final, { rows: csv.rows, recipients: csv.valid, rejected: 1, duplicates: 1 });
+    assert.equal(await page.isHidden(`${line} progress`), true, "no bar once the file is read");
+    const states = await page.evaluate(
+      () => (window as unknown as { importLine: ImportLineState[] }).importLine,
+    );
+    const reading = states.filter((s) => s.phase === "reading" && !s.hidden && / read · /.test(s.text));
+    assert.ok(reading.length >= 1, `rows read shown before the answer: ${JSON.stringify(states)}`);
+    const readSoFar = reading.map((s) => importFigures(s.text).rows);
+    assert.ok(
+      readSoFar[0]! > 0 && readSoFar[0]! < csv.rows,
+      `a count on the way, not the end: ${readSoFar[0]}`,
+    );
+    for (let i = 1; i < readSoFar.length; i++)
+      assert.ok(readSoFar[i]! >= readSoFar[i - 1]!, "the count only grows");
+    await browser.shot("blast-import-read");
+
+    // A cell over the importer's limit far down the file: the line says where reading stopped, and why.
+    const bad = largeRecipientsCsv(3_000);
+    await page.setInputFiles(".blast-form input[type=file]", {
+      name: "late-fault.csv",
+      mimeType: "text/csv",
+      buffer: Buffer.concat([bad.file, Buffer.from(`\n+12124009999,${"x".repeat(2000)}`)]),
+    });
+    assert.equal(await page.isHidden(line), true, "a new file hides the last file's figures");
+    await page.click(".blast-form .preview-button");
+    await page.waitForSelector(`${line}[data-phase=failed]:not([hidden])`);
+    const stopped = (await page.textContent(`${line} .import-line`)) ?? "";
+    assert.match(
+      stopped,
+      /^Stopped after .* rows read · .*: line \d+, column "name" is longer than 1000 characters$/,
+    );
+    assert.match((await page.textContent(".blast-form .notice[data-kind=error]")) ?? "", /longer than/);
+    assert.equal((await (await platform.api("/api/blasts")).json()).total, 2, "previews start nothing");
   });
 
   it("shows on the queue dashboard the figures the JetStream API reports", async () => {

@@ -3,6 +3,7 @@ import type {
   AccountProgress as DomainAccountProgress,
   BlastProgress as DomainProgress,
 } from "../../../../shared/domain/blast.ts";
+import type { ImportProgress } from "../../blasts/blastCommands.ts";
 import type { PacingOverrides } from "../../../../shared/domain/pacing.ts";
 import type { QrUpdateMessage, SessionStatusMessage } from "../../../../shared/messages/sessionEvents.ts";
 
@@ -90,3 +91,6 @@ export interface Campaign {
  */
 export type BlastProgressMessage = Omit<BlastProgress, "sessionIds" | "bySession"> &
   Partial<Pick<BlastProgress, "sessionIds" | "bySession">> & { type: "blast_progress" };
+
+/** What `/?importId=` sends while an upload's request runs. */
+export type ImportProgressMessage = ImportProgress;

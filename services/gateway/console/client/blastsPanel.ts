@@ -16,7 +16,8 @@ import type {
 } from "./apiTypes.ts";
 import { el, notice, replaceChildren } from "./elements.ts";
 import { fileDrop } from "./fileDrop.ts";
-import { api, messageOf } from "./gatewayApi.ts";
+import { api, messageOf, upload } from "./gatewayApi.ts";
+import { importProgress } from "./importProgress.ts";
 import { watchLive, type LiveSubscription } from "./liveSocket.ts";
 
 export const CAMPAIGNS_CHANGED = "wa-blast:campaigns-changed";
@@ -137,6 +138,7 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
     placeholder: "Hi {name}! Any column of the sheet in braces, {{ and }} for literal braces.",
   });
   const preview = el("div", { class: "preview" });
+  const progress = importProgress();
   const message = notice();
   const send = el("button", { type: "submit", class: "send", disabled: true }, "Send blast");
   // One key per previewed request: a double click or a retry after a timeout starts one blast.
@@ -178,7 +180,23 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
     return data;
   };
   for (const input of [campaign, template]) input.addEventListener("input", invalidate);
-  file.onChange(invalidate);
+  file.onChange(() => {
+    invalidate();
+    progress.clear();
+  });
+
+  /** Posts the form; an uploaded file is named, so its progress shows while it is read. */
+  const post = <T>(path: string, headers: Record<string, string> = {}): Promise<T> => {
+    const form = formData();
+    const chosen = file.file();
+    if (!chosen) {
+      progress.clear();
+      return api<T>(path, { method: "POST", form, headers });
+    }
+    return progress.follow(chosen, (importId, onUpload) =>
+      upload<T>(path, { form, headers: { ...headers, "import-id": importId }, onUpload }),
+    );
+  };
 
   const runPreview = () => {
     message.clear();
@@ -187,7 +205,7 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
       message.show("Choose at least one account to send from.");
       return;
     }
-    api<BlastPreview>("/api/blasts/preview", { method: "POST", form: formData() })
+    post<BlastPreview>("/api/blasts/preview")
       .then((result) => {
         replaceChildren(
           preview,
@@ -228,6 +246,7 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
       el("button", { type: "button", class: "preview-button secondary", onclick: runPreview }, "Preview"),
       send,
     ),
+    progress.node,
     message.node,
     preview,
   );
@@ -235,11 +254,7 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
     event.preventDefault();
     if (!idempotencyKey) return runPreview();
     send.disabled = true;
-    api<CreatedBlast>("/api/blasts", {
-      method: "POST",
-      form: formData(),
-      headers: { "idempotency-key": idempotencyKey },
-    })
+    post<CreatedBlast>("/api/blasts", { "idempotency-key": idempotencyKey })
       .then((created) => {
         message.show(`Blast ${created.blastId} started: ${created.total} message(s) queued.`, "ok");
         replaceChildren(preview);
