@@ -21,6 +21,8 @@ describe("sender crashes mid-blast", () => {
     platform = await startPlatform(servers, {
       SIM_LATENCY_MS: "15",
       SEND_ACK_WAIT_MS: "2000",
+      // The restarted sender waits out the killed one's lease: keep that short.
+      LEASE_TTL_MS: "3000",
       SEND_BATCH_MAX: "1",
     });
     await platform.start("gateway");
