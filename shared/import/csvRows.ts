@@ -12,9 +12,9 @@
 // bytes csv-parse holds back to see how a line ends), whatever the chunks the upload arrived in,
 // and a refused upload is read no further.
 import { CsvError, parse, type Parser } from "csv-parse";
-import { normalizeColumn } from "../domain/templates.ts";
 import type { InputRow, RowSource } from "../domain/recipients.ts";
-import { ImportError, PHONE_ALIASES, type ImportLimits } from "./recipientsFile.ts";
+import { foundColumns, headerColumns, namesPhone, type HeaderColumns } from "./headerColumns.ts";
+import { ImportError, type ImportLimits } from "./recipientsFile.ts";
 
 export interface CsvBatch {
   /**
@@ -36,7 +36,6 @@ const GUESS_CHARS = 1024;
 const HEADER_SEARCH_ROWS = 10;
 /** Candidate separators, best first when counts tie: the weights SheetJS gives them. */
 const SEPARATORS = [",", "\t", ";", "|"];
-const FORBIDDEN = new Set(["__proto__", "constructor", "prototype"]);
 
 /**
  * The rows of a CSV file arriving as chunks of bytes, `batchSize` rows at a time. Throws
@@ -58,8 +57,7 @@ export async function* readCsvRows(
     const { separator, start, fault } = await readSeparator(text);
     parser = new RecordParser(separator, limits);
     const records = parsedRecords(parser, start, fault ?? text);
-    const { columns, header, rest } = await readHeader(records, limits);
-    const kept = columns.flatMap((name, index) => (name && !FORBIDDEN.has(name) ? [{ name, index }] : []));
+    const { named: kept, header, rest } = await readHeader(records, limits);
     let line = 1;
     let batch: InputRow[] = [];
     let yielded = false;
@@ -73,7 +71,7 @@ export async function* readCsvRows(
         checkColumnCount(cells, line, limits);
         const values: Record<string, string> = {};
         let blank = true;
-        for (const { name, index } of kept) {
+        for (const { name, column: index } of kept) {
           const cell = (cells[index] ?? "").trim();
           if (cell.length > limits.maxCellLength) {
             throw new ImportError(
@@ -480,7 +478,7 @@ function checkColumnCount(cells: string[], line: number, limits: ImportLimits): 
 async function readHeader(
   records: AsyncIterator<string[][], undefined>,
   limits: ImportLimits,
-): Promise<{ columns: string[]; header: string[]; rest: string[][] }> {
+): Promise<HeaderColumns & { rest: string[][] }> {
   let held: string[][] = [];
   let at = 0;
   const next = async (): Promise<string[] | undefined> => {
@@ -494,17 +492,12 @@ async function readHeader(
   const first = await next();
   if (!first) throw new ImportError(400, "the file has no header row");
   checkColumnCount(first, 1, limits);
-  const columns = first.map((cell) => normalizeColumn(cell));
-  const phone = columns.findIndex((column) => PHONE_ALIASES.has(column));
-  if (phone !== -1) {
-    columns[phone] = "phone";
-    const header = [...new Set(columns.filter((name) => name && !FORBIDDEN.has(name)))];
-    return { columns, header, rest: held.slice(at) };
-  }
+  const found = headerColumns(first);
+  if (found) return { ...found, rest: held.slice(at) };
   for (let line = 2; line <= 1 + HEADER_SEARCH_ROWS; line++) {
     const cells = await next();
     if (!cells) break;
-    if (cells.some((cell) => PHONE_ALIASES.has(normalizeColumn(cell)))) {
+    if (namesPhone(cells)) {
       throw new ImportError(
         400,
         `the header row must be on line 1, but the "phone" column is named on line ${line}: ` +
@@ -512,11 +505,9 @@ async function readHeader(
       );
     }
   }
-  if (columns.every((column) => column === "")) {
+  const names = foundColumns(first);
+  if (names === "none") {
     throw new ImportError(400, `line 1 is empty: the header row, with a "phone" column, must be on line 1`);
   }
-  throw new ImportError(
-    400,
-    `the file has no "phone" column (found: ${columns.filter(Boolean).join(", ") || "none"})`,
-  );
+  throw new ImportError(400, `the file has no "phone" column (found: ${names})`);
 }

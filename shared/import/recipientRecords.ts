@@ -1,8 +1,7 @@
 // Recipients given as JSON objects ({phone, name, ...}) become rows like those read from a file.
 import type { InputRow, RowSource } from "../domain/recipients.ts";
 import { normalizeColumn } from "../domain/templates.ts";
-
-const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+import { FORBIDDEN_COLUMNS } from "./headerColumns.ts";
 
 export function rowsFromRecords(
   records: ReadonlyArray<Record<string, unknown>>,
@@ -12,7 +11,7 @@ export function rowsFromRecords(
     const values: Record<string, string> = {};
     for (const [key, value] of Object.entries(record)) {
       const column = normalizeColumn(key);
-      if (!column || FORBIDDEN_KEYS.has(column)) continue;
+      if (!column || FORBIDDEN_COLUMNS.has(column)) continue;
       if (value === null || value === undefined) continue;
       values[column] = typeof value === "string" ? value.trim() : String(value);
     }

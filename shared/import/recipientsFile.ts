@@ -1,8 +1,8 @@
 // Reads an uploaded .xlsx or .csv of recipients into rows. Parsing only: phones, duplicates and
 // templates are the domain's job (shared/domain/recipients.ts).
 import * as XLSX from "xlsx";
-import { normalizeColumn } from "../domain/templates.ts";
 import type { InputRow, RowSource } from "../domain/recipients.ts";
+import { FORBIDDEN_COLUMNS, foundColumns, headerColumns } from "./headerColumns.ts";
 import { ArchiveRejected, repackWorkbook, type ExpansionLimits } from "./xlsxArchive.ts";
 
 export interface ImportLimits extends ExpansionLimits {
@@ -27,21 +27,6 @@ export class ImportError extends Error {
     super(message);
   }
 }
-
-/** Header names taken for the phone column; shared with the streaming CSV reader (csvRows.ts). */
-export const PHONE_ALIASES: ReadonlySet<string> = new Set([
-  "phone",
-  "phone_number",
-  "phonenumber",
-  "mobile",
-  "mobile_number",
-  "whatsapp",
-  "whatsapp_number",
-  "number",
-  "msisdn",
-  "tel",
-  "telephone",
-]);
 
 export type FileKind = "xlsx" | "csv";
 
@@ -160,20 +145,16 @@ export function readRecipientsFile(
   if (body.length > limits.maxRows) {
     throw new ImportError(413, `the file has more than ${limits.maxRows} rows`);
   }
-  const columns = header.map((h) => normalizeColumn(cellText(h)));
-  const phoneColumn = columns.findIndex((c) => PHONE_ALIASES.has(c));
-  if (phoneColumn === -1) {
-    throw new ImportError(
-      400,
-      `the file has no "phone" column (found: ${columns.filter(Boolean).join(", ") || "none"})`,
-    );
+  const headerCells = header.map(cellText);
+  const columns = headerColumns(headerCells)?.columns;
+  if (!columns) {
+    throw new ImportError(400, `the file has no "phone" column (found: ${foundColumns(headerCells)})`);
   }
-  columns[phoneColumn] = "phone";
   const rows: InputRow[] = [];
   body.forEach((cells, i) => {
     const values: Record<string, string> = {};
     columns.forEach((column, c) => {
-      if (!column || column === "__proto__" || column === "constructor" || column === "prototype") return;
+      if (!column || FORBIDDEN_COLUMNS.has(column)) return;
       const text = cellText(cells[c]);
       if (text.length > limits.maxCellLength) {
         throw new ImportError(

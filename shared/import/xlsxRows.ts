@@ -21,9 +21,9 @@ import { join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { Inflate, Unzip, type UnzipDecoder, type UnzipFile } from "fflate";
 import { SaxesParser } from "saxes";
-import { normalizeColumn } from "../domain/templates.ts";
 import type { InputRow, RowSource } from "../domain/recipients.ts";
-import { ImportError, PHONE_ALIASES, cellText, type ImportLimits } from "./recipientsFile.ts";
+import { foundColumns, headerColumns, namesPhone, type HeaderColumns } from "./headerColumns.ts";
+import { ImportError, cellText, type ImportLimits } from "./recipientsFile.ts";
 import { EXPANSION_RATIO_FLOOR, MAX_PARTS, sizeText } from "./xlsxArchive.ts";
 
 export interface XlsxBatch {
@@ -52,7 +52,6 @@ const HEADER_SEARCH_ROWS = 10;
 const TURN_MS = 10;
 /** Excel's own limit on a cell is 32,767 characters, at most ten bytes each once escaped in XML. */
 const MIN_MARKUP_FREE_CHARS = 1024 * 1024;
-const FORBIDDEN = new Set(["__proto__", "constructor", "prototype"]);
 const WORKBOOK = "xl/workbook.xml";
 const WORKBOOK_RELS = "xl/_rels/workbook.xml.rels";
 const EMPTY = new Uint8Array(0);
@@ -421,7 +420,7 @@ class SheetHandler implements XmlHandler {
   private headerLine = 0;
   /** Column index to its name ("" for none), from the header row. */
   private columns: string[] = [];
-  private named: { name: string; column: number }[] = [];
+  private named: HeaderColumns["named"] = [];
   private titleRows: { found: string; searched: number } | undefined;
   private minColumn = Infinity;
   private maxColumn = -Infinity;
@@ -644,29 +643,28 @@ class SheetHandler implements XmlHandler {
   }
 
   private headerRow(): void {
-    const columns: string[] = [];
-    for (let i = 0; i < this.cellColumns.length; i++) {
-      columns[this.cellColumns[i] ?? 0] = normalizeColumn(this.cellTexts[i] ?? "");
-    }
-    for (let c = 0; c < columns.length; c++) columns[c] ??= "";
-    const phone = columns.findIndex((column) => PHONE_ALIASES.has(column));
-    if (phone === -1) {
+    // The row's cells at their sheet positions: a gap between cells is a blank header cell.
+    const cells: string[] = [];
+    for (let i = 0; i < this.cellColumns.length; i++)
+      cells[this.cellColumns[i] ?? 0] = this.cellTexts[i] ?? "";
+    for (let c = 0; c < cells.length; c++) cells[c] ??= "";
+    const found = headerColumns(cells);
+    if (!found) {
       // Most often a title above the real header: a few rows are read on to say so.
-      this.titleRows = { found: columns.filter(Boolean).join(", ") || "none", searched: 0 };
+      this.titleRows = { found: foundColumns(cells), searched: 0 };
       return;
     }
-    columns[phone] = "phone";
-    this.columns = columns;
-    this.named = columns.flatMap((name, column) => (name && !FORBIDDEN.has(name) ? [{ name, column }] : []));
-    this.header = [...new Set(this.named.map(({ name }) => name))];
+    this.columns = found.columns;
+    this.named = found.named;
+    this.header = found.header;
     this.headerLine = this.rowNumber;
-    this.byColumn = new Array<string | undefined>(columns.length);
+    this.byColumn = new Array<string | undefined>(found.columns.length);
   }
 
   private searchHeader(): void {
     const search = this.titleRows;
     if (!search) return;
-    if (this.cellTexts.some((text) => PHONE_ALIASES.has(normalizeColumn(text)))) {
+    if (namesPhone(this.cellTexts)) {
       throw new ImportError(
         400,
         `the header row must be the sheet's first row, but the "phone" column is named on line ` +
