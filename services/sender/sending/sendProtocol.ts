@@ -8,9 +8,10 @@
 //   in doubt, a paced account (batches of one) at most one recipient;
 // - crash after settle: the redelivered work finds the stored outcome and records it again (the
 //   log and the projection count it once), never resends.
-// A send WhatsApp refused because it is restricting the account (463) left nothing with anyone:
-// its claim is released and its work handed back, so another account of the pool sends it (or
-// this one, once resumed) instead of the recipient being written off.
+// A send WhatsApp refused because it is restricting the account (463), or one the account could
+// not even write (its session not open, its socket gone), left nothing with anyone: its claim is
+// released and its work handed back, so another account of the pool sends it (or this one, once
+// back) instead of the recipient being written off.
 // The stores and the transport are ports, so every branch is tested without servers.
 import type { RecipientOutcome } from "../../../shared/domain/blast.ts";
 import type { SendWork } from "../../../shared/messages/sendWork.ts";
@@ -33,6 +34,8 @@ export interface Settlement {
   readonly how: "attempted" | "in_doubt" | "already_settled" | "released";
   /** WhatsApp refused the send because it is restricting the account (463). */
   readonly restricted: boolean;
+  /** Nothing reached WhatsApp, for a reason of the account's, not the recipient's. */
+  readonly handBack: boolean;
 }
 
 export interface SendProtocolPorts {
@@ -52,9 +55,9 @@ export interface SendProtocolPorts {
   retry(job: SendJob): void;
 }
 
-/** Refused by WhatsApp because the account is restricted: nothing reached the recipient. */
+/** Refused or never written because of the account: nothing reached the recipient. */
 function refused(s: Settlement): boolean {
-  return s.how === "attempted" && s.restricted && s.outcome.kind === "failed";
+  return s.how === "attempted" && s.handBack && s.outcome.kind === "failed";
 }
 
 /** Runs `task` over `items` with at most `limit` running at once; results in input order. */
@@ -80,17 +83,20 @@ async function attempt(ports: SendProtocolPorts, job: SendJob): Promise<Settleme
         outcome: { kind: "sent", messageId: result.messageId },
         how: "attempted",
         restricted: false,
+        handBack: false,
       };
     }
+    const restricted = result.restricted === true;
     return {
       job,
       outcome: { kind: "failed", reason: result.reason },
       how: "attempted",
-      restricted: result.restricted === true,
+      restricted,
+      handBack: restricted || result.accountDown === true,
     };
   } catch (err) {
     const reason = `send_error: ${(err as Error).message}`;
-    return { job, outcome: { kind: "failed", reason }, how: "attempted", restricted: false };
+    return { job, outcome: { kind: "failed", reason }, how: "attempted", restricted: false, handBack: false };
   }
 }
 
@@ -112,8 +118,10 @@ export async function runSendProtocol(
     if (!claim) throw new Error(`no claim for recipient ${job.work.idx}`);
     if (claim.kind === "claimed") toSend.push(job);
     else if (claim.kind === "settled") {
-      known.push({ job, outcome: claim.outcome, how: "already_settled", restricted: false });
-    } else known.push({ job, outcome: { kind: "in_doubt" }, how: "in_doubt", restricted: false });
+      known.push({ job, outcome: claim.outcome, how: "already_settled", restricted: false, handBack: false });
+    } else {
+      known.push({ job, outcome: { kind: "in_doubt" }, how: "in_doubt", restricted: false, handBack: false });
+    }
   });
   const sent = await inPool(toSend, concurrency, (job) => attempt(ports, job));
   const released = sent.filter(refused).map((s): Settlement => ({ ...s, how: "released" }));

@@ -221,7 +221,7 @@ export class SessionWorker {
     } finally {
       clearInterval(heartbeat);
     }
-    // What reached WhatsApp: sent, failed, or refused (463) and handed back to the pool.
+    // What was tried: sent, failed, or refused or never written and handed back to the pool.
     const attempted = settlements.filter((s) => s.how === "attempted" || s.how === "released");
     if (attempted.length > 0) {
       const seconds = (performance.now() - startedAt) / 1000 / attempted.length;
@@ -232,8 +232,12 @@ export class SessionWorker {
         this.deps.log.warn({ blastId: s.job.work.blastId, idx: s.job.work.idx }, "send in doubt");
       if (s.how === "released") {
         this.deps.log.warn(
-          { blastId: s.job.work.blastId, idx: s.job.work.idx },
-          "send refused (restricted); handed back to the pool",
+          {
+            blastId: s.job.work.blastId,
+            idx: s.job.work.idx,
+            reason: s.outcome.kind === "failed" ? s.outcome.reason : undefined,
+          },
+          "send not made by this account; handed back to the pool",
         );
       } else if (s.how !== "already_settled") this.deps.metrics.outcome(this.deps.sessionId, s.outcome.kind);
     }
@@ -307,6 +311,8 @@ export class SessionWorker {
    */
   private async watchHealth(s: Settlement): Promise<boolean> {
     const { outcome } = s;
+    // The session went down under the send: its status says so, and the send was not the account's fault.
+    if (s.handBack && !s.restricted) return false;
     const numberProblem = outcome.kind === "failed" && outcome.reason === "not_on_whatsapp";
     this.consecutiveFailures = outcome.kind === "failed" && !numberProblem ? this.consecutiveFailures + 1 : 0;
     let reason: string | undefined;

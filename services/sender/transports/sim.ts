@@ -198,14 +198,14 @@ export function simTransport(options: SimOptions): SimTransport {
           listener.onStatus({ status: "closed" });
         },
         async send(to: string, text: string, messageId: string): Promise<SendResult> {
-          if (!open) return { ok: false, reason: "session_not_open" };
+          if (!open) return { ok: false, reason: "session_not_open", accountDown: true };
           return deliver(to, messageId, { text });
         },
         async sendMedia(to: string, media: MediaContent, messageId: string): Promise<SendResult> {
           if (!open) {
             // The stream was handed over to be read once; left unread, a file stream keeps its fd.
             if (!(media.body instanceof Uint8Array)) media.body.destroy();
-            return { ok: false, reason: "session_not_open" };
+            return { ok: false, reason: "session_not_open", accountDown: true };
           }
           let body: Uint8Array;
           try {

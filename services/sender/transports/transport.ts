@@ -68,6 +68,11 @@ export type SendResult =
       reason: string;
       /** The account is being rate-limited (WhatsApp 463): stop sending from it. */
       restricted?: boolean;
+      /**
+       * Nothing was written for WhatsApp because this account cannot send right now (not open,
+       * its socket gone): the recipient is another account's to send, or this one's once back.
+       */
+      accountDown?: boolean;
     };
 
 export interface SessionConnection {

@@ -9,6 +9,7 @@ import type { Agent } from "node:https";
 import type { Boom } from "@hapi/boom";
 import makeWASocket, {
   Browsers,
+  DisconnectReason,
   makeCacheableSignalKeyStore,
   proto,
   type AnyMessageContent,
@@ -343,7 +344,9 @@ class BaileysSession implements SessionConnection {
 
   private async relay(to: string, content: AnyMessageContent, messageId: string): Promise<SendResult> {
     const sock = this.sock;
-    if (!sock || this.lastStatus !== "open") return { ok: false, reason: "session_not_open" };
+    if (!sock || this.lastStatus !== "open") {
+      return { ok: false, reason: "session_not_open", accountDown: true };
+    }
     let timer: NodeJS.Timeout | undefined;
     const acked = new Promise<string | undefined>((resolve) => {
       timer = setTimeout(() => resolve("ack_timeout"), this.options.ackTimeoutMs ?? 20_000);
@@ -354,7 +357,10 @@ class BaileysSession implements SessionConnection {
         await sock.sendMessage(toJid(to), content, { messageId });
       } catch (err) {
         // Nothing left for WhatsApp (an upload refused, a socket gone): a failure, never "sent".
-        return { ok: false, reason: `not sent: ${(err as Error).message}` };
+        // When the socket went, the account is why, and another account can send it instead.
+        const closed = (err as Partial<Boom>).output?.statusCode === DisconnectReason.connectionClosed;
+        const accountDown = closed || this.sock !== sock || this.lastStatus !== "open";
+        return { ok: false, reason: `not sent: ${(err as Error).message}`, accountDown };
       }
       const error = await acked;
       if (error === undefined) return { ok: true, messageId };

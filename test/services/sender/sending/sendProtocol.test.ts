@@ -155,6 +155,23 @@ describe("send protocol", () => {
     ]);
   });
 
+  it("a send the account could not write (its session went down) is handed back, not failed", async () => {
+    const then = await given([claimed, claimed]).when({
+      send: async (j) =>
+        j.work.idx === 0
+          ? { ok: false, reason: "session_not_open", accountDown: true }
+          : { ok: false, reason: "479" },
+    });
+    assert.deepEqual(then.steps.slice(3), ["settle 1", "release 0", "record 1", "ack 1", "retry 0"]);
+    assert.deepEqual(
+      then.result.map((s) => [s.job.work.idx, s.how, s.restricted]),
+      [
+        [1, "attempted", false],
+        [0, "released", false],
+      ],
+    );
+  });
+
   it("a batch WhatsApp refused whole records nothing and hands every recipient back", async () => {
     const then = await given([claimed]).when({
       send: async () => ({ ok: false, reason: "463", restricted: true }),

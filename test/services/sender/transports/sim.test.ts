@@ -173,6 +173,7 @@ describe("sim transport: media", () => {
     assert.deepEqual(await unconnected.sendMedia("+12025550103", { ...image(), body: stream }, "m-1"), {
       ok: false,
       reason: "session_not_open",
+      accountDown: true,
     });
     assert.equal(stream.destroyed, true, "an unread stream is not left holding its source open");
 
@@ -193,6 +194,7 @@ describe("sim transport: media", () => {
     assert.deepEqual(await closed.connection.sendMedia("+12025550103", image(), "m-4"), {
       ok: false,
       reason: "session_not_open",
+      accountDown: true,
     });
 
     for (const sim of [notOpen, noWhatsApp, failing, closed]) assert.deepEqual(outboxOf(sim.outboxPath), []);
