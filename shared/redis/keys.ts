@@ -25,6 +25,12 @@ export function appKeys(prefix: string) {
     campaigns: `${prefix}campaigns`,
     campaign: (campaignId: string) => `${prefix}campaign:${campaignId}`,
     campaignRecipients: (campaignId: string) => `${prefix}campaign:${campaignId}:recipients`,
+    /**
+     * A campaign's rows while it is being saved, one list per attempt (two uploads under one id
+     * must not write into each other); renamed to campaignRecipients when the whole file is in.
+     */
+    campaignDraft: (campaignId: string, draftId: string) =>
+      `${prefix}campaign:${campaignId}:draft:${draftId}`,
     /** Sorted set of the account's sends in the last day (score: when), for the pacing caps. */
     pace: (sessionId: string) => `${prefix}pace:${sessionId}`,
     /** When the account first sent (ms): its warm-up days count from here. Kept until a restart. */

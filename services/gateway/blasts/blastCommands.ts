@@ -15,13 +15,9 @@ import {
 import { newId } from "../../../shared/domain/ids.ts";
 import { validatePacing, type PacingOverrides } from "../../../shared/domain/pacing.ts";
 import { RecipientPlanner, templateProblem } from "../../../shared/domain/recipientPlanner.ts";
-import type { InputRow, PlannedRecipient, RejectedRow } from "../../../shared/domain/recipients.ts";
+import type { PlannedRecipient, RejectedRow } from "../../../shared/domain/recipients.ts";
 import { parseTemplate, TemplateError } from "../../../shared/domain/templates.ts";
-import {
-  defaultImportLimits,
-  ImportError,
-  type ImportLimits,
-} from "../../../shared/import/recipientsFile.ts";
+import { ImportError } from "../../../shared/import/recipientsFile.ts";
 import { encodeSendWork } from "../../../shared/messages/sendWork.ts";
 import { isNotFound } from "../../../shared/nats/connection.ts";
 import { appendEvents } from "../../../shared/nats/eventLog.ts";
@@ -29,7 +25,7 @@ import { SEND_WORK, eventMsgId, sendWorkConsumer, subjects } from "../../../shar
 import type { GatewayDeps } from "../deps.ts";
 import { HttpError } from "../http/errors.ts";
 import type { UploadedFile } from "../http/uploads.ts";
-import { openSources, type SourcesInput } from "./recipientSources.ts";
+import { importLimits, openSources } from "./recipientSources.ts";
 
 export interface CreateBlastInput {
   /** The pool: the accounts that share the blast's sending. */
@@ -53,23 +49,6 @@ export interface CreateBlastResult {
 
 const REJECTED_SAMPLE = 20;
 const PUBLISH_WINDOW = 1000;
-
-/** Every row of the sources in memory: for campaigns, which are stored whole (for now). */
-export async function gatherRows(deps: GatewayDeps, input: SourcesInput): Promise<InputRow[]> {
-  const { batches } = await openSources(deps, input, importLimits(deps));
-  // Concatenated, never spread into push(): a million rows would overflow the stack.
-  let rows: InputRow[] = [];
-  for await (const batch of batches) rows = rows.concat(batch);
-  return rows;
-}
-
-function importLimits(deps: GatewayDeps): ImportLimits {
-  return {
-    ...defaultImportLimits,
-    maxRows: deps.config.MAX_ROWS,
-    maxExpandedBytes: deps.config.MAX_XLSX_EXPANDED_BYTES,
-  };
-}
 
 /** What a blast would send, read from its sources: the count, the first messages, the rejects. */
 export interface BlastPlan {
@@ -139,7 +118,7 @@ async function importRecipients(
   const template = parseTemplate(input.message);
   const pacingProblems = validatePacing(input.pacing ?? {});
   if (pacingProblems.length > 0) throw new HttpError(400, `invalid pacing: ${pacingProblems.join("; ")}`);
-  const { columns, batches } = await openSources(deps, input, importLimits(deps));
+  const { columns, batches } = await openSources(deps, input, importLimits(deps.config));
   const problem = templateProblem(template, columns);
   if (problem) throw new HttpError(400, problem);
   const planner = new RecipientPlanner(template, deps.config.DEFAULT_COUNTRY as CountryCode);

@@ -1,12 +1,19 @@
-// Where a blast's rows come from, as batches in the order they are planned: a saved campaign,
-// the request's own recipients, then the uploaded file read back from its spool a batch at a
-// time. Every source's header is known before the first row is planned, so a template that names
-// a column nobody has is refused before anything is queued.
+// Where a blast's (or a new campaign's) rows come from, as batches in the order they are planned:
+// a saved campaign read back from Redis a page at a time, the request's own recipients, then the
+// uploaded file read back from its spool a batch at a time. Every source's header is known before
+// the first row is planned, so a template that names a column nobody has is refused before
+// anything is queued.
 import type { InputRow } from "../../../shared/domain/recipients.ts";
 import { rowsFromRecords } from "../../../shared/import/recipientRecords.ts";
 import { open } from "node:fs/promises";
 import { readCsvRows } from "../../../shared/import/csvRows.ts";
-import { fileKindOf, ImportError, type ImportLimits } from "../../../shared/import/recipientsFile.ts";
+import type { Config } from "../../../shared/config/config.ts";
+import {
+  defaultImportLimits,
+  fileKindOf,
+  ImportError,
+  type ImportLimits,
+} from "../../../shared/import/recipientsFile.ts";
 import { readXlsxRows } from "../../../shared/import/xlsxRows.ts";
 import type { GatewayDeps } from "../deps.ts";
 import { HttpError } from "../http/errors.ts";
@@ -31,6 +38,15 @@ export interface OpenedSources {
 }
 
 const BATCH = 1000;
+
+/** The limits an upload is read under, as configured. */
+export function importLimits(config: Config): ImportLimits {
+  return {
+    ...defaultImportLimits,
+    maxRows: config.MAX_ROWS,
+    maxExpandedBytes: config.MAX_XLSX_EXPANDED_BYTES,
+  };
+}
 
 function columnsOf(rows: readonly InputRow[], into: Set<string>): void {
   for (const row of rows) for (const column of Object.keys(row.values)) into.add(column);
@@ -69,13 +85,12 @@ export async function openSources(
   }
   const columns = new Set<string>();
   const known: InputRow[][] = [];
+  let campaignId: string | undefined;
   if (input.campaignId !== undefined) {
-    if (!(await deps.campaigns.get(input.campaignId))) {
-      throw new HttpError(404, `campaign ${input.campaignId} not found`);
-    }
-    const rows = await deps.campaigns.rows(input.campaignId);
-    columnsOf(rows, columns);
-    known.push(...inBatches(rows));
+    const campaign = await deps.campaigns.get(input.campaignId);
+    if (!campaign) throw new HttpError(404, `campaign ${input.campaignId} not found`);
+    for (const column of campaign.columns) columns.add(column);
+    campaignId = campaign.campaignId;
   }
   if (input.recipients) {
     const rows = rowsFromRecords(input.recipients, "body");
@@ -93,13 +108,20 @@ export async function openSources(
     }
   }
   async function* batches(): AsyncGenerator<InputRow[]> {
-    yield* known;
-    if (firstFileBatch) yield firstFileBatch;
-    if (!file) return;
-    for (;;) {
-      const next = await file.next();
-      if (next.done) return;
-      yield next.value.rows;
+    try {
+      // A campaign may hold a million rows: read a page at a time, as they are planned.
+      if (campaignId !== undefined) yield* deps.campaigns.rowBatches(campaignId, BATCH);
+      yield* known;
+      if (firstFileBatch) yield firstFileBatch;
+      if (!file) return;
+      for (;;) {
+        const next = await file.next();
+        if (next.done) return;
+        yield next.value.rows;
+      }
+    } finally {
+      // A reader that stops early (a refused row, a failed write) lets go of the spooled file.
+      await file?.return?.(undefined);
     }
   }
   return { columns, batches: batches() };

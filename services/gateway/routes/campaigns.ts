@@ -1,9 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { CountryCode } from "libphonenumber-js";
 import { Type } from "typebox";
+import { CampaignRowNormalizer } from "../../../shared/domain/campaignRows.ts";
 import { newId } from "../../../shared/domain/ids.ts";
-import { normalizeRows } from "../../../shared/domain/recipients.ts";
-import { gatherRows } from "../blasts/blastCommands.ts";
+import type { RejectedRow } from "../../../shared/domain/recipients.ts";
+import type { CampaignSummary } from "../../../shared/redis/campaigns.ts";
+import { importLimits, openSources } from "../blasts/recipientSources.ts";
 import type { GatewayDeps } from "../deps.ts";
 import { HttpError } from "../http/errors.ts";
 import { CampaignId, errors, Page, PageOf, pageOffset, RecipientRecord, Rejected } from "../http/schemas.ts";
@@ -18,6 +20,9 @@ const Campaign = Type.Object({
 });
 
 const CampaignParams = Type.Object({ campaignId: CampaignId });
+
+/** Rejected rows shown in the answer, the first ones of the file; the count says how many in all. */
+const REJECTED_SAMPLE = 20;
 
 export const campaignRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = async (app, { deps }) => {
   app.post(
@@ -51,26 +56,38 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = 
       const campaignId = request.body.campaignId ?? newId("c");
       if (await deps.campaigns.get(campaignId))
         throw new HttpError(409, `campaign ${campaignId} already exists`);
-      const rows = await gatherRows(deps, {
-        ...(recipients ? { recipients } : {}),
-        ...(request.uploadedFile ? { file: request.uploadedFile } : {}),
-      });
-      const normalized = normalizeRows(rows, deps.config.DEFAULT_COUNTRY as CountryCode);
-      const rejected = { count: normalized.rejected.length, sample: normalized.rejected.slice(0, 20) };
-      if (normalized.recipients.length === 0) {
+      const { batches } = await openSources(
+        deps,
+        {
+          ...(recipients ? { recipients } : {}),
+          ...(request.uploadedFile ? { file: request.uploadedFile } : {}),
+        },
+        importLimits(deps.config),
+      );
+      // Rows are normalized and stored a batch at a time, so no upload is ever held whole; the
+      // draft becomes the campaign only once every row is in, and a failure anywhere drops it.
+      const normalizer = new CampaignRowNormalizer(deps.config.DEFAULT_COUNTRY as CountryCode);
+      const sample: RejectedRow[] = [];
+      const draft = deps.campaigns.begin({ campaignId, name, createdAt: new Date().toISOString() });
+      let saved: CampaignSummary | undefined;
+      try {
+        for await (const rows of batches) {
+          const batch = normalizer.normalize(rows);
+          for (const row of batch.rejected) if (sample.length < REJECTED_SAMPLE) sample.push(row);
+          await draft.append(batch.recipients);
+        }
+        saved = normalizer.total > 0 ? await draft.commit() : undefined;
+      } catch (err) {
+        await draft.abort().catch(() => undefined);
+        throw err;
+      }
+      const rejected = { count: normalizer.rejected, sample };
+      if (normalizer.total === 0) {
+        await draft.abort().catch(() => undefined);
         throw new HttpError(400, "the campaign has no valid recipients", { rejected });
       }
-      const summary = {
-        campaignId,
-        name,
-        total: normalized.recipients.length,
-        columns: [...normalized.columns].sort(),
-        createdAt: new Date().toISOString(),
-      };
-      if (!(await deps.campaigns.create(summary, normalized.recipients))) {
-        throw new HttpError(409, `campaign ${campaignId} already exists`);
-      }
-      return reply.status(201).send({ ...summary, duplicates: normalized.duplicates, rejected });
+      if (!saved) throw new HttpError(409, `campaign ${campaignId} already exists`);
+      return reply.status(201).send({ ...saved, duplicates: normalizer.duplicates, rejected });
     },
   );
 
