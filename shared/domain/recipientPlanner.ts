@@ -2,9 +2,8 @@
 // deduplicated and rendered a batch at a time instead of all at once: the same rules as
 // normalizeRows + planRecipients (shared/domain/recipients.ts), which a test holds them to.
 import type { CountryCode } from "libphonenumber-js";
-import { PhoneSet } from "./phoneSet.ts";
-import { normalizePhone } from "./phones.ts";
 import type { InputRow, PlannedRecipient, RejectedRow } from "./recipients.ts";
+import { RowNormalizer } from "./rowNormalizer.ts";
 import { renderTemplate, unknownFields, type Template } from "./templates.ts";
 
 /**
@@ -24,15 +23,16 @@ export interface PlannedBatch {
 }
 
 export class RecipientPlanner {
-  private readonly seen = new PhoneSet();
+  private readonly rows: RowNormalizer;
   private planned = 0;
-  private rejectedRows = 0;
-  private duplicateRows = 0;
+  private unrendered = 0;
 
   constructor(
     private readonly template: Template,
-    private readonly defaultCountry: CountryCode,
-  ) {}
+    defaultCountry: CountryCode,
+  ) {
+    this.rows = new RowNormalizer(defaultCountry);
+  }
 
   /** Recipients planned so far; the next one gets this index. */
   get total(): number {
@@ -40,43 +40,42 @@ export class RecipientPlanner {
   }
 
   get rejected(): number {
-    return this.rejectedRows;
+    return this.rows.rejected + this.unrendered;
   }
 
   /** Rows merged into an earlier row with the same number. */
   get duplicates(): number {
-    return this.duplicateRows;
+    return this.rows.duplicates;
   }
 
   /** Plans the next rows, in order: indexes continue from the previous batch. */
   plan(rows: readonly InputRow[]): PlannedBatch {
+    const normalized = this.rows.normalize(rows);
     const recipients: PlannedRecipient[] = [];
-    const rejected: RejectedRow[] = [];
-    for (const input of rows) {
-      const rawPhone = input.values.phone ?? "";
-      const phone = normalizePhone(rawPhone, this.defaultCountry);
-      if (!phone.ok) {
-        rejected.push({ source: input.source, row: input.row, phone: rawPhone, reason: phone.reason });
-        continue;
-      }
-      if (!this.seen.add(phone.e164)) {
-        this.duplicateRows++;
-        continue;
-      }
-      const rendered = renderTemplate(this.template, { ...input.values, phone: phone.e164 });
+    const rejected = normalized.rejected;
+    const unnormalized = rejected.length;
+    for (const recipient of normalized.recipients) {
+      const rendered = renderTemplate(this.template, recipient.values);
       if (!rendered.ok) {
-        rejected.push({ source: input.source, row: input.row, phone: phone.e164, reason: rendered.reason });
+        rejected.push({
+          source: recipient.source,
+          row: recipient.row,
+          phone: recipient.phone,
+          reason: rendered.reason,
+        });
         continue;
       }
-      const name = input.values.name?.trim();
+      const name = recipient.values.name?.trim();
       recipients.push({
         idx: this.planned++,
-        phone: phone.e164,
+        phone: recipient.phone,
         ...(name ? { name } : {}),
         text: rendered.text,
       });
     }
-    this.rejectedRows += rejected.length;
+    this.unrendered += rejected.length - unnormalized;
+    // In file order, so the sample a user sees starts at the top of their sheet.
+    rejected.sort((a, b) => a.row - b.row);
     return { recipients, rejected };
   }
 }

@@ -1,7 +1,6 @@
-// The rows of a campaign being saved, normalized as they arrive, so an upload of any size is
-// checked and deduplicated a batch at a time instead of all at once: the same rules as
-// normalizeRows (shared/domain/recipients.ts), which a test holds it to. recipientPlanner.ts does
-// the same for a blast, where messages are rendered too.
+// Rows normalized as they arrive (a campaign being saved, a blast being planned), so an upload of
+// any size is checked and deduplicated a batch at a time instead of all at once: the same rules
+// as normalizeRows (shared/domain/recipients.ts), which a test holds it to.
 import type { CountryCode } from "libphonenumber-js";
 import { PhoneSet } from "./phoneSet.ts";
 import { normalizePhone } from "./phones.ts";
@@ -12,7 +11,7 @@ export interface NormalizedBatch {
   readonly rejected: RejectedRow[];
 }
 
-export class CampaignRowNormalizer {
+export class RowNormalizer {
   private readonly seen = new PhoneSet();
   private kept = 0;
   private rejectedRows = 0;

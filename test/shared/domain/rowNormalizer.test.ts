@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { CampaignRowNormalizer } from "../../../shared/domain/campaignRows.ts";
+import { RowNormalizer } from "../../../shared/domain/rowNormalizer.ts";
 import {
   normalizeRows,
   type InputRow,
@@ -26,7 +26,7 @@ const rows = fc
   .array(fc.tuple(fc.constantFrom("body" as const, "file" as const), values), { maxLength: 150 })
   .map((items) => items.map(([source, v], i): InputRow => ({ source, row: i + 1, values: v })));
 
-describe("CampaignRowNormalizer", () => {
+describe("RowNormalizer", () => {
   it("normalizes in batches exactly as normalizeRows does on the whole list", () => {
     fc.assert(
       fc.property(
@@ -34,7 +34,7 @@ describe("CampaignRowNormalizer", () => {
         fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 10 }),
         (input, cuts) => {
           const whole = normalizeRows(input, "US");
-          const normalizer = new CampaignRowNormalizer("US");
+          const normalizer = new RowNormalizer("US");
           const recipients: Recipient[] = [];
           const rejected: RejectedRow[] = [];
           for (let start = 0, c = 0; start < input.length; c++) {
@@ -58,7 +58,7 @@ describe("CampaignRowNormalizer", () => {
   });
 
   it("drops a number seen in an earlier batch, in whatever format it was written", () => {
-    const normalizer = new CampaignRowNormalizer("US");
+    const normalizer = new RowNormalizer("US");
     const first = normalizer.normalize([
       { source: "body", row: 1, values: { phone: "+1 202 555 0100", name: "Ana" } },
     ]);
