@@ -21,6 +21,7 @@ import { ImportError } from "../../../shared/import/recipientsFile.ts";
 import { encodeSendWork } from "../../../shared/messages/sendWork.ts";
 import { isNotFound } from "../../../shared/nats/connection.ts";
 import { appendEvents } from "../../../shared/nats/eventLog.ts";
+import { PipelinedPublisher } from "../../../shared/nats/pipelinedPublisher.ts";
 import { SEND_WORK, eventMsgId, sendWorkConsumer, subjects } from "../../../shared/nats/topology.ts";
 import type { GatewayDeps } from "../deps.ts";
 import { HttpError } from "../http/errors.ts";
@@ -49,6 +50,8 @@ export interface CreateBlastResult {
 
 const REJECTED_SAMPLE = 20;
 const PUBLISH_WINDOW = 1000;
+/** Silence from JetStream while work is queued that fails the import. */
+const ACK_TIMEOUT_MS = 10_000;
 
 /** What a blast would send, read from its sources: the count, the first messages, the rejects. */
 export interface BlastPlan {
@@ -188,6 +191,8 @@ async function checkPool(deps: GatewayDeps, sessionIds: readonly string[]): Prom
  */
 export async function createBlast(deps: GatewayDeps, input: CreateBlastInput): Promise<CreateBlastResult> {
   const blastId = newId("b");
+  const work = new PipelinedPublisher(deps.nats.nc, { window: PUBLISH_WINDOW, ackTimeoutMs: ACK_TIMEOUT_MS });
+  const workSubject = subjects.sendWork(blastId);
   let chunk: PlannedRecipient[] = [];
   let published = false;
   const flush = async () => {
@@ -199,7 +204,10 @@ export async function createBlast(deps: GatewayDeps, input: CreateBlastInput): P
       deps.nats.js,
       decide({ type: "add_recipients", blastId, recipients }, { status: "none" }),
     );
-    await publishWork(deps, blastId, recipients);
+    for (const r of recipients) {
+      const payload = encodeSendWork({ blastId, idx: r.idx, phone: r.phone, text: r.text });
+      await work.publish(workSubject, payload, eventMsgId.work(blastId, r.idx));
+    }
   };
   let imported: ImportedRecipients;
   try {
@@ -210,10 +218,13 @@ export async function createBlast(deps: GatewayDeps, input: CreateBlastInput): P
       }
     });
     await flush();
+    await work.flush();
   } catch (err) {
     if (published) await withdraw(deps, blastId).catch(() => undefined);
     if (err instanceof HttpError || err instanceof ImportError || err instanceof TemplateError) throw err;
     throw new HttpError(503, `could not queue the blast: ${(err as Error).message}`);
+  } finally {
+    work.close();
   }
   if (imported.total === 0) {
     throw new HttpError(400, "the blast has no valid recipients", { rejected: imported.rejected });
@@ -243,24 +254,6 @@ export async function createBlast(deps: GatewayDeps, input: CreateBlastInput): P
     duplicates: imported.duplicates,
     rejected: imported.rejected,
   };
-}
-
-async function publishWork(
-  deps: GatewayDeps,
-  blastId: string,
-  recipients: readonly PlannedRecipient[],
-): Promise<void> {
-  const subject = subjects.sendWork(blastId);
-  let window: Promise<unknown>[] = [];
-  for (const r of recipients) {
-    const work = encodeSendWork({ blastId, idx: r.idx, phone: r.phone, text: r.text });
-    window.push(deps.nats.js.publish(subject, work, { msgID: eventMsgId.work(blastId, r.idx) }));
-    if (window.length >= PUBLISH_WINDOW) {
-      await Promise.all(window);
-      window = [];
-    }
-  }
-  await Promise.all(window);
 }
 
 /**
