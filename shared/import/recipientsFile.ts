@@ -15,7 +15,7 @@ export const defaultImportLimits: ImportLimits = {
   maxRows: 1_000_000,
   maxColumns: 100,
   maxCellLength: 1000,
-  maxExpandedBytes: 200 * 1024 * 1024,
+  maxExpandedBytes: 1024 * 1024 * 1024,
   maxExpansionRatio: 100,
 };
 

@@ -154,11 +154,15 @@ async function probeWhile(platform: Platform, stop: Promise<unknown>): Promise<n
   return latencies;
 }
 
-/** One upload to a gateway started for it alone, so its VmHWM is this import's peak. */
+/**
+ * One upload (or `copies` of it at once) to a gateway started for it alone, so its VmHWM is this
+ * import's peak. `seconds` runs until the last 202.
+ */
 export async function measureIngest(
   files: IngestFiles,
   format: IngestFormat,
   gatewayEnv: Record<string, string> = {},
+  copies = 1,
 ): Promise<IngestResult> {
   const servers = await startServers();
   const platform = await startBenchPlatform(servers);
@@ -174,21 +178,22 @@ export async function measureIngest(
     form.set("recipientsFile", new Blob([data]), `recipients.${format}`);
     await lagGauges(platform);
     const started = performance.now();
-    const upload = platform.api("/api/blasts", { method: "POST", body: form });
-    const probes = probeWhile(platform, upload);
-    const res = await upload.catch((err: unknown) => {
-      throw new Error(`upload failed (${String(err)}); gateway said: ${gateway.output().slice(-1500)}`);
-    });
-    const seconds = (performance.now() - started) / 1000;
-    const body = await res.text();
-    let error: string | undefined;
-    if (res.status !== 202) {
-      const logged = /"err":\{"type":"(\w+)","message":"([^"]*)"/.exec(gateway.output());
-      error = `HTTP ${res.status}${logged ? `: ${logged[1]}: ${logged[2]}` : `: ${body.slice(0, 200)}`}`;
-    } else {
+    const uploads = Array.from({ length: copies }, async () => {
+      const res = await platform.api("/api/blasts", { method: "POST", body: form }).catch((err: unknown) => {
+        throw new Error(`upload failed (${String(err)}); gateway said: ${gateway.output().slice(-1500)}`);
+      });
+      const body = await res.text();
+      if (res.status !== 202) {
+        const logged = /"err":\{"type":"(\w+)","message":"([^"]*)"/.exec(gateway.output());
+        return `HTTP ${res.status}${logged ? `: ${logged[1]}: ${logged[2]}` : `: ${body.slice(0, 200)}`}`;
+      }
       const { total } = JSON.parse(body) as { total: number };
-      if (total !== files.rows) error = `queued ${total} of ${files.rows}`;
-    }
+      return total === files.rows ? undefined : `queued ${total} of ${files.rows}`;
+    });
+    const all = Promise.all(uploads);
+    const probes = probeWhile(platform, all);
+    const error = (await all).find((e) => e !== undefined);
+    const seconds = (performance.now() - started) / 1000;
     const latencies = await probes;
     const lag = await lagGauges(platform);
     const result: IngestResult = {
@@ -203,7 +208,7 @@ export async function measureIngest(
       ...(error === undefined ? {} : { error }),
     };
     log(
-      `ingest ${files.rows} ${format}: ${seconds.toFixed(1)} s, peak RSS ${Math.round(result.peakRssMb)} MB${error === undefined ? "" : `, FAILED: ${error}`}`,
+      `ingest ${files.rows} ${format}${copies > 1 ? ` ×${copies} at once` : ""}: ${seconds.toFixed(1)} s, peak RSS ${Math.round(result.peakRssMb)} MB${error === undefined ? "" : `, FAILED: ${error}`}`,
     );
     return result;
   } finally {

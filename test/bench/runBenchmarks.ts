@@ -90,6 +90,7 @@ const targets = {
   poolVsSeparate: 1,
   ingestVsBound: 1.5,
   ingestPeakRssMb: 300,
+  ingestConcurrentPeakRssMb: 450,
   ingestLagP99Ms: 50,
   progressP99Ms: 250,
   socketsCoreShare: 10,
@@ -323,6 +324,19 @@ if (wantPool && !poolMeasured) {
   });
 }
 
+/** The ingest target every import is held to: the gateway keeps answering while it runs. */
+function loopLagCheck(
+  label: string,
+  row: { healthProbeP99Ms: number; eventLoopLagP99Ms: number; eventLoopLagMaxMs: number; error?: string },
+) {
+  return {
+    what: `${label}: event-loop delay p99 (health probe / prom-client)`,
+    target: `≤ ${targets.ingestLagP99Ms} ms`,
+    measured: `${row.healthProbeP99Ms} ms / ${row.eventLoopLagP99Ms} ms (max ${row.eventLoopLagMaxMs} ms)`,
+    met: !row.error && Math.max(row.healthProbeP99Ms, row.eventLoopLagP99Ms) <= targets.ingestLagP99Ms,
+  };
+}
+
 if (wanted("ingest")) {
   await guarded("ingest", async () => {
     const rows = [];
@@ -373,13 +387,32 @@ if (wanted("ingest")) {
             measured: `${row.peakRssMb} MB${row.error ? " (up to the failure)" : ""}`,
             met: !row.error && row.peakRssMb <= targets.ingestPeakRssMb,
           });
+          checks.push(loopLagCheck(label, row));
+        }
+        if (count >= 1_000_000) {
+          // Two users uploading their big lists at the same moment, to one gateway.
+          const both = await measureIngest(files, "csv", {}, 2);
+          const row = {
+            rows: count,
+            format: "csv ×2 at once",
+            runs: 1,
+            seconds: round(both.seconds, 2),
+            peakRssMb: round(both.peakRssMb),
+            healthProbeP99Ms: round(both.probeP99Ms),
+            healthProbeMaxMs: round(both.probeMaxMs),
+            eventLoopLagP99Ms: round(both.eventLoopLagP99Ms),
+            eventLoopLagMaxMs: round(both.eventLoopLagMaxMs),
+            error: both.error,
+          };
+          rows.push(row);
+          const label = `ingest two ${count.toLocaleString("en-US")}-row .csv at once`;
           checks.push({
-            what: `${label}: event-loop delay p99 (health probe / prom-client)`,
-            target: `≤ ${targets.ingestLagP99Ms} ms`,
-            measured: `${row.healthProbeP99Ms} ms / ${row.eventLoopLagP99Ms} ms (max ${row.eventLoopLagMaxMs} ms)`,
-            met:
-              !row.error && Math.max(row.healthProbeP99Ms, row.eventLoopLagP99Ms) <= targets.ingestLagP99Ms,
+            what: `${label}: gateway peak RSS`,
+            target: `≤ ${targets.ingestConcurrentPeakRssMb} MB`,
+            measured: `${row.peakRssMb} MB${row.error ? ` (failed: ${row.error})` : ""}`,
+            met: !row.error && row.peakRssMb <= targets.ingestConcurrentPeakRssMb,
           });
+          checks.push(loopLagCheck(label, row));
         }
       } finally {
         await removeFiles(files);
@@ -562,7 +595,7 @@ function markdown(): string {
     lines.push("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (const r of ingest) {
       lines.push(
-        `| ${r.rows} | ${r.format} | ${r.runs} | ${r.error ? `failed after ${r.seconds} (${r.error})` : r.seconds} | ${r.parseSeconds} | ${r.rawPublishSeconds} | ${r.vsParsePlusPublish}× | ${r.peakRssMb} | ${r.healthProbeP99Ms} | ${r.eventLoopLagP99Ms} / ${r.eventLoopLagMaxMs} |`,
+        `| ${r.rows} | ${r.format} | ${r.runs} | ${r.error ? `failed after ${r.seconds} (${r.error})` : r.seconds} | ${r.parseSeconds ?? "–"} | ${r.rawPublishSeconds ?? "–"} | ${r.vsParsePlusPublish === undefined ? "–" : `${r.vsParsePlusPublish}×`} | ${r.peakRssMb} | ${r.healthProbeP99Ms} | ${r.eventLoopLagP99Ms} / ${r.eventLoopLagMaxMs} |`,
       );
     }
   }

@@ -37,7 +37,8 @@ export interface OpenedSources {
   readonly batches: AsyncIterable<InputRow[]>;
 }
 
-const BATCH = 1000;
+// Small enough that planning one batch (phone rules, rendering) holds the event loop a few ms.
+const BATCH = 250;
 
 /** The limits an upload is read under, as configured. */
 export function importLimits(config: Config): ImportLimits {
