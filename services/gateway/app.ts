@@ -17,6 +17,7 @@ import { campaignRoutes } from "./routes/campaigns.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
+import { suppressionRoutes } from "./routes/suppression.ts";
 import { consoleRoutes } from "./console/consoleRoutes.ts";
 import { createGatewayMetrics } from "./metrics/gatewayMetrics.ts";
 import { QueueMonitor } from "./queues/queueMonitor.ts";
@@ -72,6 +73,7 @@ export async function buildApp(
         { name: "blasts", description: "Start, follow and control blasts" },
         { name: "campaigns", description: "Saved recipient segments" },
         { name: "sessions", description: "WhatsApp accounts" },
+        { name: "suppression", description: "Numbers that opted out: never sent a blast" },
         { name: "health", description: "Liveness, readiness and metrics" },
         { name: "admin", description: "JetStream queues, advisories and dead letters" },
         { name: "auth", description: "The web console's sign-in" },
@@ -89,6 +91,7 @@ export async function buildApp(
   await app.register(sessionRoutes, { deps });
   await app.register(campaignRoutes, { deps });
   await app.register(blastRoutes, { deps });
+  await app.register(suppressionRoutes, { deps });
   const monitor = new QueueMonitor(
     deps.nats,
     projectedPools(deps.projection),

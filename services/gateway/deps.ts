@@ -4,6 +4,7 @@ import type { Nats } from "../../shared/nats/connection.ts";
 import type { CampaignStore } from "../../shared/redis/campaigns.ts";
 import type { BlastProjection } from "../../shared/redis/projection.ts";
 import type { SessionRegistry } from "../../shared/redis/sessions.ts";
+import type { SuppressionList } from "../../shared/redis/suppression.ts";
 
 /** What the gateway's plugins are given; built in main.ts (or a test) and decorated on the app. */
 export interface GatewayDeps {
@@ -13,4 +14,6 @@ export interface GatewayDeps {
   readonly projection: BlastProjection;
   readonly sessions: SessionRegistry;
   readonly campaigns: CampaignStore;
+  /** Numbers that opted out: checked when a blast is planned, and changed through the API. */
+  readonly suppression: SuppressionList;
 }

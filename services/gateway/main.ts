@@ -7,6 +7,7 @@ import { CampaignStore } from "../../shared/redis/campaigns.ts";
 import { connectRedis } from "../../shared/redis/connection.ts";
 import { BlastProjection } from "../../shared/redis/projection.ts";
 import { SessionRegistry } from "../../shared/redis/sessions.ts";
+import { SuppressionList } from "../../shared/redis/suppression.ts";
 import { buildApp } from "./app.ts";
 
 const config = loadConfig();
@@ -25,6 +26,7 @@ const app = await buildApp(
     sessions,
     projection: new BlastProjection(redis, config.REDIS_PREFIX),
     campaigns: new CampaignStore(redis, config.REDIS_PREFIX),
+    suppression: new SuppressionList(redis, config.REDIS_PREFIX),
   },
   log,
 );

@@ -33,10 +33,14 @@ export const ConfigSchema = Type.Object({
   COOKIE_SECURE: Type.Boolean({ default: false }),
   DEFAULT_COUNTRY: Type.String({ pattern: "^[A-Z]{2}$", default: "US" }),
   SESSION_IDS: Type.String({ default: "" }),
-  MAX_UPLOAD_BYTES: Int(1024, 512 * 1024 * 1024, 50 * 1024 * 1024),
+  /** Uploads are spooled to disk and read as streams, so this bounds disk and time, not memory. */
+  MAX_UPLOAD_BYTES: Int(1024, 1024 * 1024 * 1024, 200 * 1024 * 1024),
   MAX_ROWS: Int(1, 5_000_000, 1_000_000),
-  /** What an .xlsx may inflate to (zip bombs): its parts together, before anything parses them. */
-  MAX_XLSX_EXPANDED_BYTES: Int(1024 * 1024, 4 * 1024 * 1024 * 1024, 200 * 1024 * 1024),
+  /**
+   * What an .xlsx may inflate to (zip bombs): its parts together, before anything parses them.
+   * Read as a stream, a sheet never sits in memory inflated: a million rows of five columns is ~400 MB.
+   */
+  MAX_XLSX_EXPANDED_BYTES: Int(1024 * 1024, 4 * 1024 * 1024 * 1024, 1024 * 1024 * 1024),
   /** JSON request bodies; multipart uploads are bounded by MAX_UPLOAD_BYTES instead. */
   MAX_JSON_BODY_BYTES: Int(1024, 64 * 1024 * 1024, 1024 * 1024),
   /** Requests a minute per API key (per client address without a key), counted in Redis. */
@@ -72,6 +76,12 @@ export const ConfigSchema = Type.Object({
   /** A new account's ramp: messages on its first day of sending (0 = no ramp), then times growth a day. */
   WARMUP_FIRST_DAY: Int(0, 1_000_000, 0),
   WARMUP_GROWTH: Type.Number({ minimum: 1, maximum: 10, default: 2 }),
+  /** How long after a blast message a person's message that does not quote it still counts as its reply. */
+  REPLY_WINDOW_HOURS: Int(0, 24 * 90, 72),
+  /** Comma-separated; empty means the defaults (STOP, UNSUBSCRIBE, BERHENTI, PARAR, ALTO, ARRÊT...). */
+  OPT_OUT_KEYWORDS: Type.String({ default: "" }),
+  /** Comma-separated; empty means the defaults (START, UNSTOP, SUBSCRIBE, MULAI...). */
+  OPT_IN_KEYWORDS: Type.String({ default: "" }),
   SIM_LATENCY_MS: Int(0, 60_000, 200),
   SIM_FAILURE_RATE: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
   SIM_NOT_ON_WHATSAPP: Type.String({ default: "" }),

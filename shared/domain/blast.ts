@@ -40,6 +40,19 @@ export type BlastCommand =
   | { type: "cancel"; now: Date }
   | { type: "record_outcomes"; sessionId: string; outcomes: readonly SettledOutcome[]; now: Date }
   | { type: "record_receipt"; idx: number; phone: string; receipt: "delivered" | "read"; now: Date }
+  /**
+   * A recipient answered the blast on `sessionId` (`messageId`: WhatsApp's id of the reply). The
+   * text is cut to REPLY_TEXT_MAX; only the recipient's first reply counts.
+   */
+  | {
+      type: "record_reply";
+      idx: number;
+      phone: string;
+      sessionId: string;
+      messageId: string;
+      text: string;
+      now: Date;
+    }
   | { type: "complete"; now: Date };
 
 export interface OutcomeCounts {
@@ -53,17 +66,20 @@ export interface BlastCounts extends OutcomeCounts {
   /** Receipts from recipients' phones (the recorder logs "delivered" before "read" for each). */
   readonly delivered: number;
   readonly read: number;
+  /** Recipients who replied: a second reply from the same recipient counts nothing. */
+  readonly replied: number;
 }
 
 /**
- * Which recipients already have an outcome or a receipt. Kept when a state is folded from the log
- * so that a fact appended twice counts once, as the projection's bitmaps do; a state loaded from
- * the projection carries the counts only.
+ * Which recipients already have an outcome, a receipt or a reply. Kept when a state is folded
+ * from the log so that a fact appended twice counts once, as the projection's bitmaps do; a state
+ * loaded from the projection carries the counts only.
  */
 export interface RecipientMarks {
   readonly settled: ReadonlySet<number>;
   readonly delivered: ReadonlySet<number>;
   readonly read: ReadonlySet<number>;
+  readonly replied: ReadonlySet<number>;
 }
 
 export interface ActiveBlastState extends BlastCounts {
@@ -97,6 +113,16 @@ export class BlastError extends Error {
 
 /** Recipients per `blast.recipients_added` event: keeps each event far below NATS' 1 MB payload limit. */
 export const RECIPIENTS_PER_EVENT = 1000;
+
+/** A reply's text as the log keeps it: enough to read, bounded so a pasted essay stays small. */
+export const REPLY_TEXT_MAX = 1000;
+
+/** `text` cut to `max` UTF-16 units, never between the two halves of a surrogate pair (an emoji). */
+function cutText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const code = text.charCodeAt(max - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}
 
 export function settledCount(counts: BlastCounts): number {
   return counts.sent + counts.failed + counts.inDoubt;
@@ -260,6 +286,26 @@ export function decide(command: BlastCommand, state: BlastState): BlastEvent[] {
         command.receipt === "read" ? { type: "recipient.read", data } : { type: "recipient.delivered", data },
       ];
     }
+    case "record_reply": {
+      // A reply is a fact whatever the blast's status: people answer after it completed or was
+      // cancelled too. Whether it is the first is the fold's to say (marks, the projection's bit).
+      known(command.idx);
+      const { idx, phone, sessionId, messageId } = command;
+      return [
+        {
+          type: "recipient.replied",
+          data: {
+            blastId,
+            idx,
+            phone,
+            sessionId,
+            messageId,
+            text: cutText(command.text, REPLY_TEXT_MAX),
+            at,
+          },
+        },
+      ];
+    }
     case "complete":
       if (isTerminal(state.status)) return [];
       if (settledCount(state) < state.total) {
@@ -306,7 +352,12 @@ function settle(
   };
 }
 
-function receipt(state: ActiveBlastState, idx: number, kind: "delivered" | "read"): ActiveBlastState {
+/** Counts the recipient's first receipt of a kind, or first reply; a repeat changes nothing. */
+function markOnce(
+  state: ActiveBlastState,
+  idx: number,
+  kind: "delivered" | "read" | "replied",
+): ActiveBlastState {
   if (!state.marks) return { ...state, [kind]: state[kind] + 1 };
   if (state.marks[kind].has(idx)) return state;
   return {
@@ -337,7 +388,8 @@ export function evolve(state: BlastState, event: BlastEvent): BlastState {
       inDoubt: 0,
       delivered: 0,
       read: 0,
-      marks: { settled: new Set(), delivered: new Set(), read: new Set() },
+      replied: 0,
+      marks: { settled: new Set(), delivered: new Set(), read: new Set(), replied: new Set() },
     };
   }
   if (state.status === "none") return state;
@@ -355,9 +407,11 @@ export function evolve(state: BlastState, event: BlastEvent): BlastState {
     case "recipient.in_doubt":
       return settle(state, home, [{ idx: event.data.idx, kind: "in_doubt" }]);
     case "recipient.delivered":
-      return receipt(state, event.data.idx, "delivered");
+      return markOnce(state, event.data.idx, "delivered");
     case "recipient.read":
-      return receipt(state, event.data.idx, "read");
+      return markOnce(state, event.data.idx, "read");
+    case "recipient.replied":
+      return markOnce(state, event.data.idx, "replied");
     case "blast.paused":
       return state.status === "running"
         ? { ...state, status: "paused", pausedByPool: event.data.byPool === true }
@@ -421,6 +475,7 @@ export function progressOf(state: ActiveBlastState): BlastProgress {
     inDoubt: state.inDoubt,
     delivered: state.delivered,
     read: state.read,
+    replied: state.replied,
     pending: state.status === "cancelled" ? 0 : remaining,
     sessionIds: [...state.sessionIds],
     bySession,

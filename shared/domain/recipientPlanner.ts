@@ -1,9 +1,10 @@
 // The recipients of one blast planned as rows arrive, so an upload of any size is checked,
 // deduplicated and rendered a batch at a time instead of all at once: the same rules as
-// normalizeRows + planRecipients (shared/domain/recipients.ts), which a test holds them to.
+// normalizeRows + planRecipients (shared/domain/recipients.ts), which a test holds them to. The
+// suppression list is the caller's to read: a batch's numbers are looked up between its two steps.
 import type { CountryCode } from "libphonenumber-js";
 import type { InputRow, PlannedRecipient, RejectedRow } from "./recipients.ts";
-import { RowNormalizer } from "./rowNormalizer.ts";
+import { RowNormalizer, type NormalizedBatch } from "./rowNormalizer.ts";
 import { renderTemplate, unknownFields, type Template } from "./templates.ts";
 
 /**
@@ -22,10 +23,20 @@ export interface PlannedBatch {
   readonly rejected: RejectedRow[];
 }
 
+/** Why a row whose number is on the suppression list is not planned. */
+export const SUPPRESSED = "suppressed";
+
+const NONE_SUPPRESSED: ReadonlySet<string> = new Set();
+
+/**
+ * Plans a blast in two steps per batch, so the caller can look the batch's numbers up on the
+ * suppression list in between (one lookup a batch, and no I/O in here): `normalize` the rows,
+ * then `render` them, leaving out the suppressed ones as rejected rows without an index.
+ */
 export class RecipientPlanner {
   private readonly rows: RowNormalizer;
   private planned = 0;
-  private unrendered = 0;
+  private unplanned = 0;
 
   constructor(
     private readonly template: Template,
@@ -40,7 +51,7 @@ export class RecipientPlanner {
   }
 
   get rejected(): number {
-    return this.rows.rejected + this.unrendered;
+    return this.rows.rejected + this.unplanned;
   }
 
   /** Rows merged into an earlier row with the same number. */
@@ -48,34 +59,44 @@ export class RecipientPlanner {
     return this.rows.duplicates;
   }
 
-  /** Plans the next rows, in order: indexes continue from the previous batch. */
-  plan(rows: readonly InputRow[]): PlannedBatch {
-    const normalized = this.rows.normalize(rows);
+  /**
+   * Normalizes the next rows, in order: a number seen in an earlier batch is a duplicate here,
+   * even one that was suppressed or could not be rendered. Give the result to `render` before
+   * normalizing another batch.
+   */
+  normalize(rows: readonly InputRow[]): NormalizedBatch {
+    return this.rows.normalize(rows);
+  }
+
+  /**
+   * Renders a normalized batch: indexes continue from the previous batch, and a recipient whose
+   * number is in `suppressed` is a rejected row (`suppressed`) that takes no index.
+   */
+  render(batch: NormalizedBatch, suppressed: ReadonlySet<string> = NONE_SUPPRESSED): PlannedBatch {
     const recipients: PlannedRecipient[] = [];
-    const rejected = normalized.rejected;
-    const unnormalized = rejected.length;
-    for (const recipient of normalized.recipients) {
+    const rejected = [...batch.rejected];
+    for (const recipient of batch.recipients) {
+      const { source, row, phone } = recipient;
+      if (suppressed.has(phone)) {
+        rejected.push({ source, row, phone, reason: SUPPRESSED });
+        continue;
+      }
       const rendered = renderTemplate(this.template, recipient.values);
       if (!rendered.ok) {
-        rejected.push({
-          source: recipient.source,
-          row: recipient.row,
-          phone: recipient.phone,
-          reason: rendered.reason,
-        });
+        rejected.push({ source, row, phone, reason: rendered.reason });
         continue;
       }
       const name = recipient.values.name?.trim();
-      recipients.push({
-        idx: this.planned++,
-        phone: recipient.phone,
-        ...(name ? { name } : {}),
-        text: rendered.text,
-      });
+      recipients.push({ idx: this.planned++, phone, ...(name ? { name } : {}), text: rendered.text });
     }
-    this.unrendered += rejected.length - unnormalized;
+    this.unplanned += rejected.length - batch.rejected.length;
     // In file order, so the sample a user sees starts at the top of their sheet.
     rejected.sort((a, b) => a.row - b.row);
     return { recipients, rejected };
+  }
+
+  /** Plans the next rows with nothing suppressed: `normalize`, then `render`. */
+  plan(rows: readonly InputRow[]): PlannedBatch {
+    return this.render(this.normalize(rows));
   }
 }

@@ -120,6 +120,22 @@ export const BlastEventSchema = Type.Union([
   event("recipient.in_doubt", recipientFact),
   event("recipient.delivered", receiptData),
   event("recipient.read", receiptData),
+  /** The recipient's first reply to the blast (a message quoting ours, or one soon after it). */
+  event(
+    "recipient.replied",
+    Type.Object({
+      blastId: Type.String(),
+      idx: Type.Integer({ minimum: 0 }),
+      phone: Type.String(),
+      /** The account the reply reached. */
+      sessionId: Type.String(),
+      /** WhatsApp's id of the reply. */
+      messageId: Type.String(),
+      /** The reply as written, cut to 1,000 characters. */
+      text: Type.String(),
+      at: Type.String(),
+    }),
+  ),
   event(
     "blast.paused",
     Type.Object({

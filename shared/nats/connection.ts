@@ -12,7 +12,14 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import type { NatsSecurity } from "../config/config.ts";
-import { BLAST_EVENTS, SEND_WORK, SESSION_EVENTS, subjects } from "./topology.ts";
+import {
+  BLAST_EVENTS,
+  CONSENT_EVENTS,
+  INBOUND_MESSAGES,
+  SEND_WORK,
+  SESSION_EVENTS,
+  subjects,
+} from "./topology.ts";
 
 export interface Nats {
   nc: NatsConnection;
@@ -46,6 +53,23 @@ export const streamConfigs: Array<Partial<StreamConfig> & { name: string; subjec
     storage: StorageType.File,
     max_msgs_per_subject: 20,
     max_age: 7 * DAY_NS,
+  },
+  {
+    // Personal data: kept long enough to attribute late replies and replay webhooks, then dropped.
+    name: INBOUND_MESSAGES,
+    subjects: [subjects.allInbound],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    duplicate_window: 10 * MINUTE_NS,
+    max_age: 90 * DAY_NS,
+  },
+  {
+    // The consent history is kept: it is what shows an opt-out was honoured.
+    name: CONSENT_EVENTS,
+    subjects: [subjects.allConsent],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    duplicate_window: 10 * MINUTE_NS,
   },
 ];
 

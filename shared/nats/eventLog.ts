@@ -27,6 +27,10 @@ export function msgIdOf(event: BlastEvent, chunk = 0): string | undefined {
       return eventMsgId.receipt(blastId, event.data.idx, "delivered");
     case "recipient.read":
       return eventMsgId.receipt(blastId, event.data.idx, "read");
+    case "recipient.replied":
+      // Named by the recipient: the inbound processor redelivering a reply, or a second reply
+      // inside the dedupe window, is stored once (the folds count the first anyway).
+      return eventMsgId.replied(blastId, event.data.idx);
     case "blast.paused":
     case "blast.resumed":
     case "blast.account_paused":

@@ -7,6 +7,10 @@ import type { BlastEventType } from "../messages/blastEvents.ts";
 export const BLAST_EVENTS = "BLAST_EVENTS";
 export const SEND_WORK = "SEND_WORK";
 export const SESSION_EVENTS = "SESSION_EVENTS";
+/** Every message a person sent to one of our accounts, as it arrived. */
+export const INBOUND_MESSAGES = "INBOUND_MESSAGES";
+/** Opt-outs and opt-ins, from keywords, the API or an imported list. */
+export const CONSENT_EVENTS = "CONSENT_EVENTS";
 /** KV buckets: who owns each WhatsApp session, and which senders are alive. */
 export const SESSION_LEASES = "session_leases";
 export const SENDER_PRESENCE = "sender_presence";
@@ -20,6 +24,7 @@ const blastEventSuffix: Record<BlastEventType, string> = {
   "recipient.in_doubt": "in_doubt",
   "recipient.delivered": "delivered",
   "recipient.read": "read",
+  "recipient.replied": "replied",
   "blast.paused": "paused",
   "blast.resumed": "resumed",
   "blast.account_paused": "account_paused",
@@ -45,6 +50,12 @@ export const subjects = {
   sessionEvent: (sessionId: string, what: "status" | "qr") => `session.${sessionId}.${what}`,
   sessionEvents: (sessionId: string) => `session.${sessionId}.>`,
   allSessionEvents: "session.>",
+  /** A person's message to one of our accounts. */
+  inboundMessage: (sessionId: string) => `inbound.${sessionId}.message`,
+  allInbound: "inbound.>",
+  /** A number opted out of (or back into) campaigns. */
+  consentEvent: (change: "optout" | "optin") => `consent.${change}`,
+  allConsent: "consent.>",
   /** Core NATS request/reply to whichever sender owns the session (not stored). */
   sessionCommand: (sessionId: string, what: "connect" | "logout" | "pairing-code") =>
     `cmd.session.${sessionId}.${what}`,
@@ -56,6 +67,24 @@ export const subjects = {
   blastProgress: (blastId: string) => `progress.${blastId}`,
   allBlastProgress: "progress.*",
 } as const;
+
+/** The one durable consumer every sender shares to attribute replies and act on opt-out keywords. */
+export const INBOUND_PROCESSOR = "inbound-processor";
+
+/**
+ * Every inbound message, once, to whichever sender pulls it; redelivered if that sender dies
+ * before acking. A few in flight: an opt-out has to be acted on in seconds, not in order.
+ */
+export function inboundProcessorConsumerConfig() {
+  return {
+    durable_name: INBOUND_PROCESSOR,
+    filter_subject: subjects.allInbound,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: 30 * 1_000_000_000,
+    max_deliver: -1,
+    max_ack_pending: 64,
+  };
+}
 
 /** One durable pull consumer per blast, shared by every account of its pool. */
 export const sendWorkConsumer = (blastId: string) => `send-${blastId}`;
@@ -89,4 +118,9 @@ export const eventMsgId = {
   recipients: (blastId: string, firstIdx: number) => `${blastId}.recipients.${firstIdx}`,
   receipt: (blastId: string, idx: number, what: "delivered" | "read") => `${blastId}.${what}${idx}`,
   work: (blastId: string, idx: number) => `${blastId}.w${idx}`,
+  /** A recipient's first reply (later ones are not blast facts). */
+  replied: (blastId: string, idx: number) => `${blastId}.replied${idx}`,
+  consent: (change: "optout" | "optin", phone: string, at: string) => `${change}.${phone}.${at}`,
+  /** WhatsApp's own id: a message seen twice (a reconnect, a history sync) is stored once. */
+  inbound: (sessionId: string, waMessageId: string) => `${sessionId}.in.${waMessageId}`,
 };

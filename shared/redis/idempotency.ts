@@ -2,7 +2,12 @@
 // claimed but never settled means a sender died mid-send: the message may or may not have left,
 // so it is reported in doubt and never sent again. A batch of recipients is claimed in one round
 // trip, together with the receipt mapping of each message (which must exist before the send, so
-// that an early receipt finds its recipient); later per-recipient checks join this same script.
+// that an early receipt finds its recipient). The same step checks the suppression list
+// (shared/redis/suppression.ts): a number that opted out after its blast was queued gets a record
+// settled as failed (`opted_out`) instead of a claim, so it is never sent and no receipt mapping
+// is made for it, without a round trip of its own. A recipient that already has a record keeps it:
+// an opt-out never rewrites what was sent or is in doubt. Later per-recipient checks join this
+// same script.
 import type { Redis } from "ioredis";
 import type { RecipientOutcome } from "../domain/blast.ts";
 import { appKeys } from "./keys.ts";
@@ -10,15 +15,22 @@ import { appKeys } from "./keys.ts";
 const RECORD_TTL_SECONDS = 90 * 24 * 3600;
 const RECEIPT_TTL_SECONDS = 30 * 24 * 3600;
 
-// KEYS[1]: the blast's records; KEYS[1 + i]: recipient i's message mapping.
-// ARGV: record json, record ttl, mapping ttl, blastId, then (idx, phone) per recipient.
+/** Why a recipient whose number is on the suppression list when its turn comes was not sent. */
+export const OPTED_OUT = "opted_out";
+
+// KEYS[1]: the blast's records; KEYS[2]: the suppression list; KEYS[2 + i]: recipient i's message
+// mapping. ARGV: claim record json, record ttl, mapping ttl, blastId, opted-out record json, then
+// (idx, phone) per recipient.
 const CLAIM_SCRIPT = `
 local replies = {}
-local n = (#ARGV - 4) / 2
+local n = (#ARGV - 5) / 2
 for i = 1, n do
-  local idx, phone = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
-  if redis.call('HSETNX', KEYS[1], idx, ARGV[1]) == 1 then
-    local mapping = KEYS[1 + i]
+  local idx, phone = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
+  if redis.call('HEXISTS', KEYS[1], idx) == 0 and redis.call('HEXISTS', KEYS[2], phone) == 1 then
+    redis.call('HSETNX', KEYS[1], idx, ARGV[5])
+    replies[i] = ARGV[5]
+  elseif redis.call('HSETNX', KEYS[1], idx, ARGV[1]) == 1 then
+    local mapping = KEYS[2 + i]
     redis.call('HSET', mapping, 'blastId', ARGV[4], 'idx', idx, 'phone', phone)
     redis.call('EXPIRE', mapping, ARGV[3])
     replies[i] = ''
@@ -67,7 +79,10 @@ export class IdempotencyRecords {
     this.keys = appKeys(prefix);
   }
 
-  /** Claims every recipient of the batch (all of one blast) in one round trip, in order. */
+  /**
+   * Claims every recipient of the batch (all of one blast) in one round trip, in order; a
+   * recipient whose number is on the suppression list comes back settled as failed (`opted_out`).
+   */
   async claimAll(
     blastId: string,
     requests: readonly ClaimRequest[],
@@ -76,12 +91,22 @@ export class IdempotencyRecords {
   ): Promise<ClaimResult[]> {
     if (requests.length === 0) return [];
     const record: ClaimRecord = { state: "claimed", owner, at: now };
-    const keys = [this.keys.idempotency(blastId), ...requests.map((r) => this.keys.sentMessage(r.messageId))];
+    const optedOut: SettledRecord = {
+      state: "settled",
+      outcome: { kind: "failed", reason: OPTED_OUT },
+      at: now,
+    };
+    const keys = [
+      this.keys.idempotency(blastId),
+      this.keys.suppression,
+      ...requests.map((r) => this.keys.sentMessage(r.messageId)),
+    ];
     const args: (string | number)[] = [
       JSON.stringify(record),
       RECORD_TTL_SECONDS,
       RECEIPT_TTL_SECONDS,
       blastId,
+      JSON.stringify(optedOut),
     ];
     for (const r of requests) args.push(r.idx, r.phone);
     const replies = await this.redis.claimRecipients(keys.length, ...keys, ...args);

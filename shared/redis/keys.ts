@@ -9,6 +9,10 @@ export function projectionKeys(prefix: string) {
     totals: `${root}totals`,
     blast: (blastId: string) => `${root}blast:${blastId}`,
     settled: (blastId: string) => `${root}blast:${blastId}:settled`,
+    /** Bitmap of the recipients who replied: a second reply counts nothing. */
+    replied: (blastId: string) => `${root}blast:${blastId}:replied`,
+    /** Each recipient's first reply (JSON member) by when it was written (score: ms), newest last. */
+    replies: (blastId: string) => `${root}blast:${blastId}:replies`,
     failures: (blastId: string) => `${root}blast:${blastId}:failures`,
     blastIndex: `${root}blasts`,
     sessionBlasts: (sessionId: string) => `${root}session:${sessionId}:blasts`,
@@ -33,6 +37,16 @@ export function appKeys(prefix: string) {
       `${prefix}campaign:${campaignId}:draft:${draftId}`,
     /** Sorted set of the account's sends in the last day (score: when), for the pacing caps. */
     pace: (sessionId: string) => `${prefix}pace:${sessionId}`,
+    /** The deployment's suppression list: E.164 phone to its entry (JSON: source, reason, when). */
+    suppression: `${prefix}suppression`,
+    /** The same numbers by when they were added (score: ms), for paging newest first. */
+    suppressionIndex: `${prefix}suppression:index`,
+    /** The latest blast message the account sent a number (JSON), for attributing replies. */
+    lastSent: (sessionId: string, phone: string) => `${prefix}last-sent:${sessionId}:${phone}`,
+    /** Numbers that ever wrote to the account. */
+    repliedTo: (sessionId: string) => `${prefix}session:${sessionId}:replied`,
+    /** Set once an inbound message has been fully processed: a redelivery or a history sync skips it. */
+    inboundProcessed: (sessionId: string, messageId: string) => `${prefix}inbound:${sessionId}:${messageId}`,
     /** When the account first sent (ms): its warm-up days count from here. Kept until a restart. */
     firstSend: (sessionId: string) => `${prefix}session:${sessionId}:first-send`,
   };

@@ -17,9 +17,10 @@ import {
 import type { PacingOverrides } from "../domain/pacing.ts";
 import { projectionKeys, type ProjectionKeys } from "./keys.ts";
 
-// Blast hash fields: status, total, sent, failed, inDoubt, delivered, read, pool (JSON), meta,
-// createdAt, updatedAt, reason, pausedByPool, `acct:<sessionId>` (why that account is paused on
-// this blast) and `by:<sessionId>:<outcome>` (outcomes per account).
+// Blast hash fields: status, total, sent, failed, inDoubt, delivered, read, replied, pool (JSON),
+// meta, createdAt, updatedAt, reason, pausedByPool, `acct:<sessionId>` (why that account is paused
+// on this blast) and `by:<sessionId>:<outcome>` (outcomes per account). Beside it: the settled,
+// delivered, read and replied bitmaps, the failure reasons and the first replies (keys.ts).
 const APPLY_SCRIPT = `
 local root, seq, floor, kind, blastId = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local seqKey = root .. 'seq'
@@ -38,7 +39,7 @@ if kind == 'created' then
   if exists then return snapshot(0) end
   local pool = cjson.decode(ARGV[6])
   redis.call('HSET', blastKey, 'blastId', blastId, 'sessionId', pool[1], 'pool', ARGV[6], 'status', 'running',
-    'total', ARGV[7], 'sent', 0, 'failed', 0, 'inDoubt', 0, 'delivered', 0, 'read', 0,
+    'total', ARGV[7], 'sent', 0, 'failed', 0, 'inDoubt', 0, 'delivered', 0, 'read', 0, 'replied', 0,
     'meta', ARGV[8], 'createdAt', ARGV[9], 'updatedAt', ARGV[9], 'reason', '', 'pausedByPool', '')
   redis.call('ZADD', root .. 'blasts', ARGV[10], blastId)
   for _, sessionId in ipairs(pool) do
@@ -76,6 +77,16 @@ if kind == 'receipt' then
   local sessionId = ARGV[8]
   if sessionId == '' then sessionId = home() end
   redis.call('HINCRBY', root .. 'totals', sessionId .. ':' .. ARGV[7], 1)
+  return snapshot(1)
+end
+if kind == 'replied' then
+  -- A recipient's first reply: counted, and kept for the replies list. Blasts projected before
+  -- replies existed have no 'replied' field; HINCRBY starts it at 0.
+  local idx, sessionId, repliedKey, repliesKey = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+  if redis.call('SETBIT', repliedKey, idx, 1) == 1 then return snapshot(0) end
+  redis.call('HINCRBY', blastKey, 'replied', 1)
+  redis.call('HINCRBY', root .. 'totals', sessionId .. ':replied', 1)
+  redis.call('ZADD', repliesKey, ARGV[10], ARGV[11])
   return snapshot(1)
 end
 if kind == 'status' then
@@ -131,6 +142,19 @@ export interface FailedRecipient {
   readonly phone: string;
   readonly reason: string;
 }
+
+/** A recipient's first reply to a blast, as the replies list shows it. */
+export interface BlastReply {
+  readonly idx: number;
+  readonly phone: string;
+  /** The account the reply reached. */
+  readonly sessionId: string;
+  readonly text: string;
+  readonly at: string;
+}
+
+/** Figures per account over every blast: outcomes, receipts and replies. */
+export type AccountTotals = Record<keyof OutcomeCounts | "delivered" | "read" | "replied", number>;
 
 /** A blast with work for one account: what that account's worker needs to choose and pull. */
 export interface BlastForAccount {
@@ -219,6 +243,23 @@ export class BlastProjection {
           event.type === "recipient.read" ? "read" : "delivered",
           event.data.sessionId ?? "",
         ];
+      case "recipient.replied": {
+        const { idx, phone, sessionId, text, at } = event.data;
+        // A time that does not parse still gets a place in the list (the oldest), rather than
+        // failing the script halfway through its writes.
+        const when = Date.parse(at);
+        const reply: BlastReply = { idx, phone, sessionId, text, at };
+        return [
+          "replied",
+          blastId,
+          idx,
+          sessionId,
+          this.keys.replied(blastId),
+          this.keys.replies(blastId),
+          Number.isFinite(when) ? when : 0,
+          JSON.stringify(reply),
+        ];
+      }
       case "blast.paused":
         return [
           "status",
@@ -298,6 +339,20 @@ export class BlastProjection {
       .sort((a, b) => a.idx - b.idx);
   }
 
+  /** Recipients' first replies to the blast, newest first. */
+  async replies(
+    blastId: string,
+    offset: number,
+    limit: number,
+  ): Promise<{ total: number; items: BlastReply[] }> {
+    const key = this.keys.replies(blastId);
+    const [total, members] = await Promise.all([
+      this.redis.zcard(key),
+      this.redis.zrevrange(key, offset, offset + limit - 1),
+    ]);
+    return { total, items: members.map((member) => JSON.parse(member) as BlastReply) };
+  }
+
   /** Blasts whose pool includes the account and that still have work, with the account's standing. */
   async activeBlasts(sessionId: string): Promise<BlastForAccount[]> {
     const ids = await this.redis.smembers(this.keys.sessionBlasts(sessionId));
@@ -320,17 +375,24 @@ export class BlastProjection {
   }
 
   /**
-   * Outcomes and receipts per account over every blast, kept as events are applied (the metrics
-   * scrape reads one hash, whatever the number of blasts).
+   * Outcomes, receipts and replies per account over every blast, kept as events are applied (the
+   * metrics scrape reads one hash, whatever the number of blasts).
    */
-  async totals(): Promise<Map<string, Record<keyof OutcomeCounts | "delivered" | "read", number>>> {
+  async totals(): Promise<Map<string, AccountTotals>> {
     const h = await this.redis.hgetall(this.keys.totals);
-    const totals = new Map<string, Record<keyof OutcomeCounts | "delivered" | "read", number>>();
+    const totals = new Map<string, AccountTotals>();
     for (const [field, value] of Object.entries(h)) {
       const cut = field.lastIndexOf(":");
       const sessionId = field.slice(0, cut);
-      const what = field.slice(cut + 1) as keyof OutcomeCounts | "delivered" | "read";
-      const entry = totals.get(sessionId) ?? { sent: 0, failed: 0, inDoubt: 0, delivered: 0, read: 0 };
+      const what = field.slice(cut + 1) as keyof AccountTotals;
+      const entry = totals.get(sessionId) ?? {
+        sent: 0,
+        failed: 0,
+        inDoubt: 0,
+        delivered: 0,
+        read: 0,
+        replied: 0,
+      };
       entry[what] = Number(value);
       totals.set(sessionId, entry);
     }
@@ -395,5 +457,6 @@ function stateOf(blastId: string, h: Record<string, string>): ActiveBlastState {
     inDoubt: Number(h.inDoubt),
     delivered: Number(h.delivered ?? 0),
     read: Number(h.read ?? 0),
+    replied: Number(h.replied ?? 0),
   };
 }

@@ -8,7 +8,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Page } from "playwright-core";
 import * as XLSX from "xlsx";
+import type { BlastEvent } from "../../shared/domain/blast.ts";
 import { connectNats, type Nats } from "../../shared/nats/connection.ts";
+import { appendEvents } from "../../shared/nats/eventLog.ts";
 import { openConsoleBrowser, type ConsoleBrowser } from "../harness/browser.ts";
 import { eventually, startPlatform, TEST_API_KEY, type Platform } from "../harness/platform.ts";
 import { startServers, type Servers } from "../harness/servers.ts";
@@ -93,6 +95,7 @@ interface BlastFigures {
   inDoubt: number;
   delivered: number;
   read: number;
+  replied: number;
   pending: number;
   sessionIds: string[];
   bySession: Record<string, { sent: number; failed: number; inDoubt: number; paused?: string }>;
@@ -230,7 +233,7 @@ describe("the web console in a real browser", () => {
     assert.equal(final.sent + final.failed + final.inDoubt, sheet.valid);
     assert.equal(await page.getAttribute(`${card} progress`, "value"), String(sheet.valid));
     assert.equal(await page.textContent(`${card} .percent`), "100%");
-    for (const count of ["sent", "failed", "inDoubt", "pending"] as const) {
+    for (const count of ["sent", "failed", "inDoubt", "replied", "pending"] as const) {
       assert.equal(await page.textContent(`${card} [data-count=${count}]`), String(final[count]), count);
     }
     assert.equal(
@@ -238,6 +241,30 @@ describe("the web console in a real browser", () => {
       String(final.sent),
     );
     await browser.shot("blast-completed");
+
+    // A recipient answers after the blast finished: Replies lists it, as text, and the count follows.
+    const replyText = "<b>Yes</b> & <img src=x onerror=alert(1)> thanks";
+    const reply: BlastEvent = {
+      type: "recipient.replied",
+      data: {
+        blastId,
+        idx: 0,
+        phone: "+12025550300",
+        sessionId: "s1",
+        messageId: "in-console-0",
+        text: replyText,
+        at: new Date().toISOString(),
+      },
+    };
+    await appendEvents(nats.js, [reply]);
+    await eventually(async () => ((await blastFigures(blastId)).replied === 1 ? true : undefined));
+    await page.click(`${card} button.show-replies`);
+    await page.waitForSelector(`${card} .replies tr[data-reply="0"]`);
+    assert.equal(await page.textContent(`${card} [data-count=replied]`), "1");
+    assert.equal(await page.textContent(`${card} tr[data-reply="0"] .phone`), "+12025550300");
+    assert.equal(await page.textContent(`${card} tr[data-reply="0"] .reply-text`), replyText);
+    assert.equal(await page.locator(`${card} .replies b, ${card} .replies img`).count(), 0, "no markup");
+    await browser.shot("blast-replies");
 
     // Metrics count what the blast sent.
     const metrics = await (await platform.api("/metrics")).text();
@@ -412,6 +439,28 @@ describe("the web console in a real browser", () => {
     await page.click(".campaign button.delete");
     await page.waitForSelector(".campaign", { state: "detached" });
     assert.equal((await (await platform.api("/api/campaigns")).json()).total, 0);
+  });
+
+  it("adds a number to the suppression list with a reason, and removes it", async () => {
+    await page.goto(`${platform.baseUrl}/console#suppression`);
+    await page.waitForSelector("#suppression:not([hidden]) .suppression-form");
+    await page.fill(".suppression-form textarea[name=phones]", "(202) 555-0777\nnot a phone");
+    await page.fill(".suppression-form input[name=reason]", "<b>asked</b> by phone");
+    await page.click(".suppression-form button[type=submit]");
+    const row = 'tr[data-phone="+12025550777"]';
+    await page.waitForSelector(row);
+    assert.match(
+      (await page.textContent("#suppression .notice")) ?? "",
+      /^1 number\(s\) added .* 1 rejected$/,
+    );
+    assert.equal(await page.textContent(`${row} .reason`), "<b>asked</b> by phone", "shown as text");
+    assert.equal(await page.$$eval("#suppression .reason b", (nodes) => nodes.length), 0);
+    assert.equal((await (await platform.api("/api/suppression/%2B12025550777")).json()).source, "api");
+    await browser.shot("suppression");
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.click(`${row} button.remove`);
+    await page.waitForSelector(row, { state: "detached" });
+    assert.equal((await (await platform.api("/api/suppression")).json()).total, 0);
   });
 
   it("shows a large upload's rows as they are read, then the preview's figures, and why an upload stopped", async () => {

@@ -11,6 +11,7 @@ import { CampaignStore } from "../../shared/redis/campaigns.ts";
 import { connectRedis } from "../../shared/redis/connection.ts";
 import { BlastProjection } from "../../shared/redis/projection.ts";
 import { SessionRegistry } from "../../shared/redis/sessions.ts";
+import { SuppressionList } from "../../shared/redis/suppression.ts";
 import { startServers, type Servers } from "./servers.ts";
 
 export const TEST_API_KEY = "test-key-0123456789abcdef";
@@ -50,7 +51,15 @@ export async function startGatewayApp(
   const projector = new Projector(nats, projection, pino({ level: "silent" }), 20);
   await projector.start();
   const app = await buildApp(
-    { config, nats, redis, sessions, projection, campaigns: new CampaignStore(redis, config.REDIS_PREFIX) },
+    {
+      config,
+      nats,
+      redis,
+      sessions,
+      projection,
+      campaigns: new CampaignStore(redis, config.REDIS_PREFIX),
+      suppression: new SuppressionList(redis, config.REDIS_PREFIX),
+    },
     logger,
     options,
   );

@@ -1,14 +1,31 @@
 // Read-only views of what the platform stored, for assertions: the event log, the outbox, and
 // the Redis projection.
 import { readFile } from "node:fs/promises";
+import { DeliverPolicy } from "@nats-io/jetstream";
 import type { Redis } from "ioredis";
 import type { BlastEvent } from "../../shared/domain/blast.ts";
+import { decodeConsentEvent, type ConsentEvent } from "../../shared/messages/consentEvents.ts";
 import type { Nats } from "../../shared/nats/connection.ts";
 import { blastHistory } from "../../shared/nats/eventLog.ts";
+import { CONSENT_EVENTS } from "../../shared/nats/topology.ts";
 import type { OutboxLine } from "../../services/sender/transports/sim.ts";
 
 export async function eventsOf(nats: Nats, blastId: string): Promise<BlastEvent[]> {
   return (await blastHistory(nats.js, blastId)).map((e) => e.event);
+}
+
+/** Every consent event (opt-outs and opt-ins) CONSENT_EVENTS holds, in stream order. */
+export async function consentHistory(nats: Nats): Promise<ConsentEvent[]> {
+  const consumer = await nats.js.consumers.get(CONSENT_EVENTS, { deliver_policy: DeliverPolicy.All });
+  if ((await consumer.info(true)).num_pending === 0) return [];
+  const events: ConsentEvent[] = [];
+  const messages = await consumer.consume();
+  for await (const msg of messages) {
+    events.push(decodeConsentEvent(msg.data));
+    if (msg.info.pending === 0) break;
+  }
+  await messages.close();
+  return events;
 }
 
 export async function outbox(path: string): Promise<OutboxLine[]> {

@@ -18,6 +18,7 @@ import { RecipientPlanner, templateProblem } from "../../../shared/domain/recipi
 import type { PlannedRecipient, RejectedRow } from "../../../shared/domain/recipients.ts";
 import { parseTemplate, TemplateError } from "../../../shared/domain/templates.ts";
 import { ImportError } from "../../../shared/import/recipientsFile.ts";
+import { EventLoopShare } from "../../../shared/process/eventLoopShare.ts";
 import { encodeSendWork } from "../../../shared/messages/sendWork.ts";
 import { isNotFound } from "../../../shared/nats/connection.ts";
 import { appendEvents } from "../../../shared/nats/eventLog.ts";
@@ -82,6 +83,9 @@ export interface ImportProgress {
   readonly error?: string;
 }
 
+/** Longest an import works before it lets other requests and sockets run. */
+const HOLD_LOOP_MS = 10;
+
 /** Progress is told at most this often while rows are read, and once more at the end. */
 const PROGRESS_EVERY_MS = 250;
 
@@ -128,13 +132,18 @@ async function importRecipients(
   const report = progressReporter(deps, input.importId);
   const sample: RejectedRow[] = [];
   let read = 0;
+  const share = new EventLoopShare(HOLD_LOOP_MS);
   try {
     for await (const rows of batches) {
       read += rows.length;
-      const batch = planner.plan(rows);
+      const normalized = planner.normalize(rows);
+      // One lookup a batch: a number on the suppression list is a rejected row, never queued.
+      const suppressed = await deps.suppression.suppressedAmong(normalized.recipients.map((r) => r.phone));
+      const batch = planner.render(normalized, suppressed);
       for (const row of batch.rejected) if (sample.length < sampleSize) sample.push(row);
       if (batch.recipients.length > 0) await take(batch.recipients);
       report(planner, read, "reading");
+      await share.yieldIfDue();
     }
   } catch (err) {
     report(planner, read, "failed", err instanceof Error ? err.message : String(err));

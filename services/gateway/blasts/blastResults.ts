@@ -20,14 +20,20 @@ export interface RecipientResult {
   settledAt: string;
   deliveredAt: string;
   readAt: string;
+  /**
+   * When the recipient first replied, and what they wrote (cut to REPLY_TEXT_MAX). Later replies are
+   * not kept.
+   */
+  repliedAt: string;
+  reply: string;
 }
 
 const IN_DOUBT_REASON = "interrupted by a crash: maybe delivered, never retried";
 
 /**
  * The per-recipient fold of a blast's log, under the same rules as `evolve` and the projection:
- * the first outcome logged for a recipient is the one that counts, a repeated receipt changes
- * nothing. A property test checks the three agree.
+ * the first outcome logged for a recipient is the one that counts, a repeated receipt or a second
+ * reply changes nothing. A property test checks the three agree.
  */
 export class ResultsFold {
   private readonly results = new Map<number, RecipientResult>();
@@ -48,6 +54,8 @@ export class ResultsFold {
         settledAt: "",
         deliveredAt: "",
         readAt: "",
+        repliedAt: "",
+        reply: "",
       };
       this.results.set(idx, result);
     }
@@ -94,6 +102,14 @@ export class ResultsFold {
       case "recipient.read":
         this.resultFor(event.data.idx, event.data.phone).readAt ||= event.data.at;
         return;
+      case "recipient.replied": {
+        const result = this.resultFor(event.data.idx, event.data.phone);
+        // The first reply logged is the one kept, as the projection's bit and `evolve`'s marks say.
+        if (result.repliedAt !== "") return;
+        result.repliedAt = event.data.at;
+        result.reply = event.data.text;
+        return;
+      }
       default:
         return;
     }

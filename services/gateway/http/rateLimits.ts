@@ -12,7 +12,12 @@ import { HttpError } from "./errors.ts";
 
 const WINDOW_MS = 60_000;
 const EXEMPT_PATHS = new Set(["/healthz", "/readyz"]);
-const UPLOAD_ROUTES = new Set(["POST /api/blasts", "POST /api/blasts/preview", "POST /api/campaigns"]);
+const UPLOAD_ROUTES = new Set([
+  "POST /api/blasts",
+  "POST /api/blasts/preview",
+  "POST /api/campaigns",
+  "POST /api/suppression/import",
+]);
 
 /** Who a request counts against: the digest of a valid key, else the client's address. */
 export function clientIdentity(request: FastifyRequest, keys: ApiKeys): string {

@@ -91,6 +91,7 @@ export const BlastProgress = Type.Object({
   inDoubt: Type.Integer({ description: "sends interrupted by a crash: maybe delivered, never retried" }),
   delivered: Type.Integer({ description: "recipients whose phone confirmed delivery" }),
   read: Type.Integer({ description: "recipients who read the message" }),
+  replied: Type.Integer({ description: "recipients who replied (each counted once)" }),
   pending: Type.Integer(),
   sessionIds: Type.Array(Type.String(), { description: "the pool: accounts the blast is sent from" }),
   bySession: Type.Record(

@@ -19,13 +19,14 @@ const SESSION_STATUSES: readonly SessionStatus[] = [
   "closed",
   "restricted",
 ];
-const OUTCOMES = ["sent", "failed", "inDoubt", "delivered", "read"] as const;
+const OUTCOMES = ["sent", "failed", "inDoubt", "delivered", "read", "replied"] as const;
 const OUTCOME_LABELS: Record<(typeof OUTCOMES)[number], string> = {
   sent: "sent",
   failed: "failed",
   inDoubt: "in_doubt",
   delivered: "delivered",
   read: "read",
+  replied: "replied",
 };
 
 export function createGatewayMetrics(app: FastifyInstance, deps: GatewayDeps): Registry {
@@ -72,7 +73,7 @@ export function createGatewayMetrics(app: FastifyInstance, deps: GatewayDeps): R
 
   new Counter({
     name: "wa_blast_recipients_total",
-    help: "Recipients by outcome and session, over every blast the projection holds",
+    help: "Recipients by outcome (receipts and first replies too) and session, over every blast the projection holds",
     labelNames: ["session_id", "outcome"],
     registers: [registry],
     async collect() {

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
+import { REPLY_TEXT_MAX } from "../../../shared/domain/blast.ts";
 import { ID_PATTERN } from "../../../shared/domain/ids.ts";
 import { MAX_TEMPLATE_LENGTH } from "../../../shared/domain/templates.ts";
 import {
@@ -79,6 +80,14 @@ const BlastSummary = Type.Intersect([
 ]);
 
 const BlastParams = Type.Object({ blastId: BlastId });
+
+const BlastReply = Type.Object({
+  idx: Type.Integer({ description: "the recipient's position in the blast" }),
+  phone: Type.String(),
+  sessionId: Type.String({ description: "the account the reply reached" }),
+  text: Type.String({ description: `the reply as written, cut to ${REPLY_TEXT_MAX} characters` }),
+  at: Type.String({ description: "when it was recorded" }),
+});
 const RESULT_COLUMNS = [
   "idx",
   "phone",
@@ -90,6 +99,8 @@ const RESULT_COLUMNS = [
   "settled_at",
   "delivered_at",
   "read_at",
+  "replied_at",
+  "reply",
 ];
 
 /** The request as the blast commands take it, from either the JSON or the multipart form. */
@@ -277,14 +288,38 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
   );
 
   app.get(
+    "/api/blasts/:blastId/replies",
+    {
+      schema: {
+        tags: ["blasts"],
+        summary: "Recipients' first replies to a blast, newest first",
+        description:
+          "One entry per recipient who replied: their first reply (later ones are not blast facts), " +
+          `its text cut to ${REPLY_TEXT_MAX} characters. \`total\` is the blast's \`replied\` count.`,
+        params: BlastParams,
+        querystring: Page,
+        response: { 200: PageOf(BlastReply), ...errors(400, 404) },
+      },
+    },
+    async (request) => {
+      const { blastId } = request.params;
+      const { page, pageSize } = request.query;
+      const offset = pageOffset(page, pageSize);
+      if (!(await deps.projection.summary(blastId))) throw new HttpError(404, `blast ${blastId} not found`);
+      const { total, items } = await deps.projection.replies(blastId, offset, pageSize);
+      return { items, total, page, pageSize };
+    },
+  );
+
+  app.get(
     "/api/blasts/:blastId/results.csv",
     {
       schema: {
         tags: ["blasts"],
         summary:
-          "Per-recipient results as CSV (outcome, reason, message id, the account that sent it, delivery and read times)",
+          "Per-recipient results as CSV (outcome, reason, message id, the account that sent it, delivery and read times, first reply)",
         description:
-          "Read from the blast's event log. Cells that start like a spreadsheet formula are prefixed with a quote.",
+          "Read from the blast's event log. Cells that start like a spreadsheet formula (a reply's text too) are prefixed with a quote.",
         produces: ["text/csv"],
         params: BlastParams,
         response: {
@@ -310,6 +345,8 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
           r.settledAt,
           r.deliveredAt,
           r.readAt,
+          r.repliedAt,
+          r.reply,
         ]);
       }
       return reply

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { CountryCode } from "libphonenumber-js";
 import { Type } from "typebox";
-import { CampaignRowNormalizer } from "../../../shared/domain/campaignRows.ts";
+import { RowNormalizer } from "../../../shared/domain/rowNormalizer.ts";
 import { newId } from "../../../shared/domain/ids.ts";
 import type { RejectedRow } from "../../../shared/domain/recipients.ts";
 import type { CampaignSummary } from "../../../shared/redis/campaigns.ts";
@@ -66,7 +66,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = 
       );
       // Rows are normalized and stored a batch at a time, so no upload is ever held whole; the
       // draft becomes the campaign only once every row is in, and a failure anywhere drops it.
-      const normalizer = new CampaignRowNormalizer(deps.config.DEFAULT_COUNTRY as CountryCode);
+      const normalizer = new RowNormalizer(deps.config.DEFAULT_COUNTRY as CountryCode);
       const sample: RejectedRow[] = [];
       const draft = deps.campaigns.begin({ campaignId, name, createdAt: new Date().toISOString() });
       let saved: CampaignSummary | undefined;

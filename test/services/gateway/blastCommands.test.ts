@@ -12,6 +12,7 @@ import type { GatewayDeps } from "../../../services/gateway/deps.ts";
 import { loadConfig } from "../../../shared/config/config.ts";
 import { CampaignStore } from "../../../shared/redis/campaigns.ts";
 import { SessionRegistry } from "../../../shared/redis/sessions.ts";
+import { SuppressionList } from "../../../shared/redis/suppression.ts";
 import { startGatewayWithServers, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
 
 const ROWS = 300_000;
@@ -37,6 +38,7 @@ describe("planning a large blast", () => {
       projection: gw.projection,
       sessions: new SessionRegistry(gw.redis, config.REDIS_PREFIX),
       campaigns: new CampaignStore(gw.redis, config.REDIS_PREFIX),
+      suppression: new SuppressionList(gw.redis, config.REDIS_PREFIX),
     };
   });
   after(async () => {

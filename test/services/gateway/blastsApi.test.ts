@@ -5,7 +5,10 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { decide } from "../../../shared/domain/blast.ts";
+import { appendEvents, encodeEvent } from "../../../shared/nats/eventLog.ts";
 import { SEND_WORK, BLAST_EVENTS, subjects } from "../../../shared/nats/topology.ts";
+import { parseCsv } from "../../harness/csvText.ts";
 import {
   dataKeyCount,
   multipart,
@@ -350,5 +353,115 @@ describe("blast API", () => {
     assert.equal(body.items.length, 1);
     assert.ok(body.total >= 2);
     assert.equal((await gw.inject({ url: "/api/blasts?pageSize=0" })).statusCode, 400);
+  });
+
+  it("counts each recipient's first reply once and lists, shows and exports it", async () => {
+    const phones = ["+12025550160", "+12025550161", "+12025550162"];
+    const res = await post({
+      sessionIds: ["s1", "s2"],
+      message: "hi",
+      recipients: phones.map((phone) => ({ phone })),
+    });
+    assert.equal(res.statusCode, 202, res.body);
+    const { blastId } = res.json<{ blastId: string }>();
+    await eventually(async () =>
+      (await gw.projection.state(blastId)).status === "running" ? true : undefined,
+    );
+    const published: Array<{ replied: number }> = [];
+    const progress = gw.nats.nc.subscribe(subjects.blastProgress(blastId), {
+      callback: (err, msg) => {
+        if (!err) published.push(msg.json<{ replied: number }>());
+      },
+    });
+
+    // What the sender's inbound processor appends: decide on the projected state, then append.
+    const recordReply = async (idx: number, text: string, sessionId: string, at: string) => {
+      const command = {
+        type: "record_reply",
+        idx,
+        phone: phones[idx] ?? "",
+        sessionId,
+        messageId: `in-${idx}-${at}`,
+        text,
+        now: new Date(at),
+      } as const;
+      const events = decide(command, await gw.projection.state(blastId));
+      await appendEvents(gw.nats.js, events);
+      return events;
+    };
+    await recordReply(1, '=HYPERLINK("http://x")', "s2", "2026-12-01T10:00:00.000Z");
+    await recordReply(0, "Yes,\nplease", "s1", "2026-12-01T11:00:00.000Z");
+    // A second reply of the same recipient: the log's dedupe drops it within its window...
+    await recordReply(0, "and again", "s1", "2026-12-01T12:00:00.000Z");
+    // ...and one appended past that window reaches the log, where the folds count it nothing.
+    const [past] = decide(
+      {
+        type: "record_reply",
+        idx: 1,
+        phone: phones[1] ?? "",
+        sessionId: "s2",
+        messageId: "in-1-late",
+        text: "much later",
+        now: new Date("2026-12-02T10:00:00.000Z"),
+      },
+      await gw.projection.state(blastId),
+    );
+    assert.ok(past);
+    await gw.nats.js.publish(subjects.blastEvent(blastId, past.type), encodeEvent(past));
+    await eventually(async () =>
+      (await gw.projection.lastSeq()) >= (await gw.nats.jsm.streams.info(BLAST_EVENTS)).state.last_seq
+        ? true
+        : undefined,
+    );
+
+    const blast = (await gw.inject({ url: `/api/blasts/${blastId}` })).json<{
+      replied: number;
+      pending: number;
+    }>();
+    assert.deepEqual({ replied: blast.replied, pending: blast.pending }, { replied: 2, pending: 3 });
+    const listed = (await gw.inject({ url: "/api/blasts?pageSize=50" })).json<{
+      items: Array<{ blastId: string; replied: number }>;
+    }>();
+    assert.equal(listed.items.find((b) => b.blastId === blastId)?.replied, 2);
+    // The projector's throttled snapshot, which WebSocket watchers get, carries it too.
+    await eventually(async () => (published.some((p) => p.replied === 2) ? true : undefined));
+    progress.unsubscribe();
+
+    const replies = await gw.inject({ url: `/api/blasts/${blastId}/replies` });
+    assert.equal(replies.statusCode, 200, replies.body);
+    assert.deepEqual(replies.json(), {
+      items: [
+        { idx: 0, phone: phones[0], sessionId: "s1", text: "Yes,\nplease", at: "2026-12-01T11:00:00.000Z" },
+        {
+          idx: 1,
+          phone: phones[1],
+          sessionId: "s2",
+          text: '=HYPERLINK("http://x")',
+          at: "2026-12-01T10:00:00.000Z",
+        },
+      ],
+      total: 2,
+      page: 1,
+      pageSize: 50,
+    });
+    const second = (await gw.inject({ url: `/api/blasts/${blastId}/replies?page=2&pageSize=1` })).json<{
+      items: Array<{ idx: number }>;
+      total: number;
+    }>();
+    assert.deepEqual({ idxs: second.items.map((r) => r.idx), total: second.total }, { idxs: [1], total: 2 });
+    assert.equal((await gw.inject({ url: "/api/blasts/b_missing/replies" })).statusCode, 404);
+    assert.equal((await gw.inject({ url: `/api/blasts/${blastId}/replies?pageSize=0` })).statusCode, 400);
+
+    const csv = await gw.inject({ url: `/api/blasts/${blastId}/results.csv` });
+    const [header, ...rows] = parseCsv(csv.body);
+    const column = (name: string) => (header ?? []).indexOf(name);
+    assert.deepEqual(
+      rows.map((r) => [r[column("replied_at")], r[column("reply")]]),
+      [
+        ["2026-12-01T11:00:00.000Z", "Yes,\nplease"],
+        ["2026-12-01T10:00:00.000Z", '\'=HYPERLINK("http://x")'],
+        ["", ""],
+      ],
+    );
   });
 });

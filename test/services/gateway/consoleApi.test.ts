@@ -7,37 +7,9 @@ import type { BlastEvent } from "../../../shared/domain/blast.ts";
 import { appendEvents } from "../../../shared/nats/eventLog.ts";
 import { BLAST_EVENTS, SEND_WORK } from "../../../shared/nats/topology.ts";
 import { csvCell } from "../../../services/gateway/http/csv.ts";
+import { parseCsv } from "../../harness/csvText.ts";
 import { eventually } from "../../harness/platform.ts";
 import { multipart, startGatewayWithServers, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
-
-/** Enough of RFC 4180 to read back what the export wrote. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = "";
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i];
-    if (quoted) {
-      if (char === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (char === '"') quoted = false;
-      else cell += char;
-    } else if (char === '"') quoted = true;
-    else if (char === ",") {
-      row.push(cell);
-      cell = "";
-    } else if (char === "\r" && text[i + 1] === "\n") {
-      row.push(cell);
-      rows.push(row);
-      row = [];
-      cell = "";
-      i++;
-    } else cell += char;
-  }
-  return rows;
-}
 
 /** Full "METHOD /path" routes from Fastify's printed route tree (a node's path extends its parent's). */
 function servedRoutes(tree: string): string[] {
@@ -178,6 +150,8 @@ describe("console API", () => {
       "settled_at",
       "delivered_at",
       "read_at",
+      "replied_at",
+      "reply",
     ]);
     assert.equal(rows.length, names.length);
     assert.deepEqual(

@@ -1,5 +1,6 @@
 // /metrics is valid Prometheus text, needs the API key like every route, and its figures follow
-// what happens: requests, WebSocket clients, queued work, session states and recipients by outcome.
+// what happens: requests, WebSocket clients, queued work, session states and recipients by outcome
+// (replies too).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
@@ -88,13 +89,18 @@ describe("metrics", () => {
         data: { blastId, idx: 2, phone: phones[2]!, reason: "not_on_whatsapp", at },
       },
       { type: "recipient.read", data: { blastId, idx: 0, phone: phones[0]!, at } },
+      {
+        type: "recipient.replied",
+        data: { blastId, idx: 0, phone: phones[0]!, sessionId: "s1", messageId: "in0", text: "yes", at },
+      },
     ];
     await appendEvents(gw.nats.js, outcomes);
-    await eventually(async () => ((await gw.projection.summary(blastId))?.read === 1 ? true : undefined));
+    await eventually(async () => ((await gw.projection.summary(blastId))?.replied === 1 ? true : undefined));
     ({ samples } = await scrape());
     assert.equal(value(samples, "wa_blast_recipients_total", { session_id: "s1", outcome: "sent" }), 2);
     assert.equal(value(samples, "wa_blast_recipients_total", { session_id: "s1", outcome: "failed" }), 1);
     assert.equal(value(samples, "wa_blast_recipients_total", { session_id: "s1", outcome: "read" }), 1);
+    assert.equal(value(samples, "wa_blast_recipients_total", { session_id: "s1", outcome: "replied" }), 1);
     assert.equal(value(samples, "wa_blast_recipients_total", { session_id: "s1", outcome: "in_doubt" }), 0);
   });
 });

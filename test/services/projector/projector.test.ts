@@ -1,6 +1,6 @@
 // The projector against real nats-server and redis-server: when Redis comes back without events it
 // had already projected (restored from an older backup, or writes lost some other way), the
-// counters must end equal to the log, not short by the lost events.
+// counters (and the replies list) must end equal to the log, not short by the lost events.
 import assert from "node:assert/strict";
 import { cp, rm } from "node:fs/promises";
 import { afterEach, beforeEach, describe, it } from "node:test";
@@ -39,6 +39,19 @@ const sent = (idx: number): BlastEvent => ({
     phone: `+1202555010${idx}`,
     messageId: `m${idx}`,
     at: "2026-11-25T00:00:01.000Z",
+  },
+});
+
+const replied = (idx: number, text: string, at: string): BlastEvent => ({
+  type: "recipient.replied",
+  data: {
+    blastId: BLAST,
+    idx,
+    phone: `+1202555010${idx}`,
+    sessionId: "s1",
+    messageId: `in${idx}`,
+    text,
+    at,
   },
 });
 
@@ -87,7 +100,7 @@ describe("projector", () => {
     await cp(servers.redis.dataDir, backup, { recursive: true });
     await servers.redis.start();
 
-    await appendEvents(nats.js, [sent(2), sent(3)]);
+    await appendEvents(nats.js, [sent(2), sent(3), replied(2, "yes", "2026-11-25T00:00:02.000Z")]);
     await untilSent(4);
     await servers.redis.stop();
     await rm(servers.redis.dataDir, { recursive: true, force: true });
@@ -100,6 +113,16 @@ describe("projector", () => {
     await appendEvents(nats.js, [sent(4), sent(5)]);
     await eventually(async () =>
       (await projection.summary(BLAST))?.status === "completed" ? true : undefined,
+    );
+    // The reply lost with the restore is back, once, and one after completion counts too.
+    await appendEvents(nats.js, [replied(4, "late", "2026-11-25T01:00:00.000Z")]);
+    await eventually(async () => ((await projection.summary(BLAST))?.replied === 2 ? true : undefined));
+    assert.deepEqual(
+      (await projection.replies(BLAST, 0, 10)).items.map((r) => [r.idx, r.text]),
+      [
+        [4, "late"],
+        [2, "yes"],
+      ],
     );
     await assertEqualsReplay();
   });

@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import {
   BlastError,
   RECIPIENTS_PER_EVENT,
+  REPLY_TEXT_MAX,
   decide,
   foldBlast,
   progressOf,
@@ -79,6 +80,20 @@ const paused: BlastEvent = { type: "blast.paused", data: { blastId: "b1", reason
 const resumed: BlastEvent = { type: "blast.resumed", data: { blastId: "b1", at } };
 const cancelled: BlastEvent = { type: "blast.cancelled", data: { blastId: "b1", at } };
 const completed: BlastEvent = { type: "blast.completed", data: { blastId: "b1", at } };
+
+const replied = (idx: number, text = "yes please", sessionId = "s1"): BlastEvent => ({
+  type: "recipient.replied",
+  data: { blastId: "b1", idx, phone: `+1${idx}`, sessionId, messageId: `in${idx}-${text.length}`, text, at },
+});
+const reply = (idx: number, text = "yes please", sessionId = "s1"): BlastCommand => ({
+  type: "record_reply",
+  idx,
+  phone: `+1${idx}`,
+  sessionId,
+  messageId: `in${idx}-${text.length}`,
+  text,
+  now,
+});
 
 const create = (n: number, sessionIds = ["s1"]): BlastCommand => ({
   type: "create",
@@ -298,6 +313,7 @@ describe("blast decider", () => {
       inDoubt: 0,
       delivered: 0,
       read: 0,
+      replied: 0,
       pending: 3,
       sessionIds: ["s1", "s2"],
       bySession: {
@@ -308,6 +324,69 @@ describe("blast decider", () => {
     const stopped = foldBlast([created(5), sent(0), cancelled]);
     if (stopped.status === "none") return assert.fail("blast exists");
     assert.equal(progressOf(stopped).pending, 0);
+  });
+
+  it("records a reply as a fact in any status, and refuses a recipient the blast does not have", () => {
+    given(created(3, ["s1", "s2"]))
+      .when(reply(1, "yes please", "s2"))
+      .then([replied(1, "yes please", "s2")]);
+    // People answer after the blast finished or was stopped: still a fact about the blast.
+    given(created(1), sent(0), completed)
+      .when(reply(0))
+      .then([replied(0)]);
+    given(created(), cancelled)
+      .when(reply(2))
+      .then([replied(2)]);
+    given(created(), paused)
+      .when(reply(0))
+      .then([replied(0)]);
+    // Whether it is the first reply is the folds' to say: a second one is logged, and counts nothing.
+    given(created(), replied(0))
+      .when(reply(0, "again"))
+      .then([replied(0, "again")]);
+    given(created())
+      .when(reply(3))
+      .thenThrows("invalid", /recipient 3/);
+    given(created()).when(reply(-1)).thenThrows("invalid");
+    given().when(reply(0)).thenThrows("not_found");
+  });
+
+  it("cuts a reply's text to REPLY_TEXT_MAX, never inside a surrogate pair", () => {
+    const textOf = (text: string) => {
+      const [event] = decide(reply(0, text), foldBlast([created()]));
+      return event?.type === "recipient.replied" ? event.data.text : assert.fail("a reply event");
+    };
+    assert.equal(textOf("a".repeat(REPLY_TEXT_MAX + 50)), "a".repeat(REPLY_TEXT_MAX));
+    const fits = `${"a".repeat(REPLY_TEXT_MAX - 2)}😀`;
+    assert.equal(textOf(fits), fits);
+    // An emoji straddling the limit goes whole rather than leaving half of it.
+    assert.equal(textOf(`${"a".repeat(REPLY_TEXT_MAX - 1)}😀 and more`), "a".repeat(REPLY_TEXT_MAX - 1));
+  });
+
+  it("counts each recipient's first reply once, on the blast and in its progress", () => {
+    const state = foldBlast([
+      created(3, ["s1", "s2"]),
+      sent(0, "s1"),
+      sent(1, "s2"),
+      failed(2, "s2"),
+      replied(0, "yes", "s1"),
+      replied(0, "yes again", "s1"),
+      replied(1, "stop", "s2"),
+      replied(1, "stop", "s2"),
+      completed,
+      replied(2, "late, but counted"),
+    ]);
+    if (state.status === "none") return assert.fail("blast exists");
+    assert.equal(state.replied, 3);
+    assert.deepEqual([...(state.marks?.replied ?? [])].sort(), [0, 1, 2]);
+    const progress = progressOf(state);
+    assert.equal(progress.replied, 3);
+    assert.equal(progress.status, "completed");
+    // Replies are not outcomes: no account's figures move.
+    assert.deepEqual(progress.bySession, {
+      s1: { sent: 1, failed: 0, inDoubt: 0 },
+      s2: { sent: 1, failed: 1, inDoubt: 0 },
+    });
   });
 
   it("folds the one-outcome events of blasts logged before pools onto their one account", () => {

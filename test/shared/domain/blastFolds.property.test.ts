@@ -1,7 +1,8 @@
 // One fact, one answer: the blast's own fold (`evolve`), the Redis projection's Lua and the
 // results fold behind the CSV export are fed the same random logs (batched and one-at-a-time
-// outcomes, repeats past the log's dedupe, receipts, pauses of the blast and of accounts, cancels
-// racing completion) and must agree on every count, every account's figures and the status.
+// outcomes, repeats past the log's dedupe, receipts, replies (a recipient's second one too), pauses
+// of the blast and of accounts, cancels racing completion) and must agree on every count, every
+// account's figures and the status, and the projection's replies list on each recipient's first reply.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
@@ -49,6 +50,25 @@ function eventAfterCreate(blastId: string, total: number, legacy: boolean): fc.A
       type: read ? "recipient.read" : "recipient.delivered",
       data: { blastId, idx: i, phone: `+1${i}`, at, sessionId },
     })),
+    fc
+      .record({
+        i: idx,
+        sessionId,
+        text: fc.constantFrom("yes", "STOP", "=1+1", "", "later\nthanks"),
+        ms: fc.nat(5),
+      })
+      .map(({ i, sessionId, text, ms }): BlastEvent => ({
+        type: "recipient.replied",
+        data: {
+          blastId,
+          idx: i,
+          phone: `+1${i}`,
+          sessionId,
+          messageId: `in${i}-${ms}`,
+          text,
+          at: new Date(Date.parse(at) + ms * 1000).toISOString(),
+        },
+      })),
     fc.boolean().map((byPool): BlastEvent => ({
       type: "blast.paused",
       data: { blastId, reason: "r", at, ...(byPool ? { byPool } : {}) },
@@ -141,6 +161,7 @@ describe("the three folds of a blast's log agree", () => {
             inDoubt: count("in_doubt"),
             delivered: rows.filter((r) => r.deliveredAt !== "").length,
             read: rows.filter((r) => r.readAt !== "").length,
+            replied: rows.filter((r) => r.repliedAt !== "").length,
           },
           {
             sent: expected.sent,
@@ -148,8 +169,28 @@ describe("the three folds of a blast's log agree", () => {
             inDoubt: expected.inDoubt,
             delivered: expected.delivered,
             read: expected.read,
+            replied: expected.replied,
           },
         );
+        // The replies list holds what the CSV shows: each recipient's first reply, newest first.
+        const listed = await projection.replies("b1", 0, 100);
+        assert.equal(listed.total, expected.replied);
+        const firstReplies = rows
+          .filter((r) => r.repliedAt !== "")
+          .map((r) => ({ idx: r.idx, text: r.reply, at: r.repliedAt }));
+        assert.deepEqual(
+          listed.items.map(({ idx, text, at }) => ({ idx, text, at })).sort((a, b) => a.idx - b.idx),
+          firstReplies,
+        );
+        const times = listed.items.map((r) => Date.parse(r.at));
+        assert.deepEqual(
+          times,
+          [...times].sort((a, b) => b - a),
+          "newest first",
+        );
+        let repliedOverAccounts = 0;
+        for (const account of (await projection.totals()).values()) repliedOverAccounts += account.replied;
+        assert.equal(repliedOverAccounts, expected.replied);
         for (const sessionId of expected.sessionIds) {
           const mine = rows.filter((r) => r.sessionId === sessionId);
           const account = expected.bySession[sessionId];

@@ -4,11 +4,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { RecipientPlanner, templateProblem } from "../../../shared/domain/recipientPlanner.ts";
+import { RecipientPlanner, SUPPRESSED, templateProblem } from "../../../shared/domain/recipientPlanner.ts";
 import {
   normalizeRows,
   planRecipients,
   type InputRow,
+  type RejectedRow,
   type RowSource,
 } from "../../../shared/domain/recipients.ts";
 import { parseTemplate } from "../../../shared/domain/templates.ts";
@@ -68,6 +69,70 @@ describe("RecipientPlanner", () => {
       ),
       { seed: 11, numRuns: 200 },
     );
+  });
+
+  it("plans with a suppression list as the whole-list planner does with those rows rejected", () => {
+    fc.assert(
+      fc.property(
+        rows,
+        fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 10 }),
+        fc.uniqueArray(fc.integer({ min: 0, max: 40 }), { maxLength: 20 }),
+        (input, cuts, listed) => {
+          const suppressed = new Set(listed.map((n) => `+1202555${String(100 + n).padStart(4, "0")}`));
+          const template = parseTemplate("Hi {name}");
+          // What the gateway does: the whole list normalized, suppressed recipients turned into
+          // rejected rows, then planned.
+          const normalized = normalizeRows(input, "US");
+          const held: RejectedRow[] = normalized.recipients
+            .filter((r) => suppressed.has(r.phone))
+            .map(({ source, row, phone }) => ({ source, row, phone, reason: SUPPRESSED }));
+          const whole = planRecipients(template, {
+            ...normalized,
+            recipients: normalized.recipients.filter((r) => !suppressed.has(r.phone)),
+            rejected: [...normalized.rejected, ...held],
+          });
+          const planner = new RecipientPlanner(template, "US");
+          const recipients = [];
+          const rejected = [];
+          for (let start = 0, c = 0; start < input.length; c++) {
+            const size = cuts[c % cuts.length] ?? 1;
+            const batch = planner.normalize(input.slice(start, start + size));
+            // Only the batch's own numbers are looked up, as the gateway does.
+            const among = new Set(batch.recipients.map((r) => r.phone).filter((p) => suppressed.has(p)));
+            const planned = planner.render(batch, among);
+            recipients.push(...planned.recipients);
+            rejected.push(...planned.rejected);
+            start += size;
+          }
+          assert.ok(whole.ok);
+          assert.deepEqual(recipients, whole.recipients);
+          assert.deepEqual(rejected, whole.rejected);
+          assert.equal(planner.duplicates, whole.duplicates);
+          assert.equal(planner.total, whole.recipients.length);
+          assert.equal(planner.rejected, whole.rejected.length);
+        },
+      ),
+      { seed: 12, numRuns: 200 },
+    );
+  });
+
+  it("rejects a suppressed number without giving it an index, and merges its later rows", () => {
+    const planner = new RecipientPlanner(parseTemplate("Hi {name}"), "US");
+    const row = (n: number, phone: string, name: string): InputRow => ({
+      source: "file",
+      row: n,
+      values: { phone, name },
+    });
+    const first = planner.normalize([row(2, "+12025550100", "Ana"), row(3, "(202) 555-0101", "Bob")]);
+    const planned = planner.render(first, new Set(["+12025550100"]));
+    assert.deepEqual(planned.recipients, [{ idx: 0, phone: "+12025550101", name: "Bob", text: "Hi Bob" }]);
+    assert.deepEqual(planned.rejected, [
+      { source: "file", row: 2, phone: "+12025550100", reason: "suppressed" },
+    ]);
+    // The same number again in a later batch is a duplicate, not a second rejected row.
+    const again = planner.render(planner.normalize([row(4, "2025550100", "Ana again")]));
+    assert.deepEqual(again, { recipients: [], rejected: [] });
+    assert.deepEqual([planner.total, planner.rejected, planner.duplicates], [1, 1, 1]);
   });
 
   it("refuses a placeholder that no source's header has, before any row is read", () => {

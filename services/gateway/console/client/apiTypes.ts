@@ -4,10 +4,13 @@ import type {
   BlastProgress as DomainProgress,
 } from "../../../../shared/domain/blast.ts";
 import type { ImportProgress } from "../../blasts/blastCommands.ts";
+import type { BlastReply } from "../../../../shared/redis/projection.ts";
 import type { PacingOverrides } from "../../../../shared/domain/pacing.ts";
 import type { QrUpdateMessage, SessionStatusMessage } from "../../../../shared/messages/sessionEvents.ts";
 
 export type { QrUpdateMessage, SessionStatusMessage };
+/** A recipient's first reply (GET /api/blasts/:id/replies). */
+export type { BlastReply };
 export type BlastProgress = DomainProgress;
 /** One account of a blast's pool: its outcomes, and why it takes no work when it is paused. */
 export type AccountProgress = DomainAccountProgress;
@@ -94,3 +97,22 @@ export type BlastProgressMessage = Omit<BlastProgress, "sessionIds" | "bySession
 
 /** What `/?importId=` sends while an upload's request runs. */
 export type ImportProgressMessage = ImportProgress;
+
+/** One number on the suppression list (GET /api/suppression). */
+export interface SuppressionEntry {
+  phone: string;
+  source: "keyword" | "api" | "import";
+  reason?: string;
+  sessionId?: string;
+  messageId?: string;
+  text?: string;
+  at: string;
+}
+
+/** What adding numbers or importing a list did (POST /api/suppression, /api/suppression/import). */
+export interface SuppressionChange {
+  added: number;
+  alreadyListed: number;
+  duplicates: number;
+  rejected: { count: number; sample: RejectedRow[] };
+}

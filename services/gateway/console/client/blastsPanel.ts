@@ -1,12 +1,14 @@
 /// <reference lib="dom" />
 // Blasts: a form that previews the first messages and the rejected rows before anything is sent,
 // and the list of blasts with live progress, controls, failures and the results export. A blast is
-// sent from a pool of accounts; each card shows every account's share and why one is paused.
+// sent from a pool of accounts; each card shows every account's share and why one is paused, and
+// the latest replies people sent (their text is shown as text, like every cell here).
 import type {
   AccountProgress,
   BlastPreview,
   BlastProgress,
   BlastProgressMessage,
+  BlastReply,
   BlastSummary,
   Campaign,
   CreatedBlast,
@@ -22,13 +24,16 @@ import { watchLive, type LiveSubscription } from "./liveSocket.ts";
 
 export const CAMPAIGNS_CHANGED = "wa-blast:campaigns-changed";
 const LIST_SIZE = 20;
-const COUNTS = ["sent", "failed", "inDoubt", "delivered", "read", "pending"] as const;
+/** Replies a card lists: the newest; every reply is in the results export. */
+const REPLIES_SHOWN = 20;
+const COUNTS = ["sent", "failed", "inDoubt", "delivered", "read", "replied", "pending"] as const;
 const COUNT_LABELS: Record<(typeof COUNTS)[number], string> = {
   sent: "sent",
   failed: "failed",
   inDoubt: "in doubt",
   delivered: "delivered",
   read: "read",
+  replied: "replied",
   pending: "pending",
 };
 const ACCOUNT_COUNTS = ["sent", "failed", "inDoubt"] as const;
@@ -386,6 +391,7 @@ function blastCard(blast: BlastSummary): { node: HTMLElement; live?: LiveSubscri
   ) as Record<(typeof COUNTS)[number], HTMLElement>;
   const controls = el("div", { class: "actions" });
   const failures = el("div", { class: "failures" });
+  const replies = el("div", { class: "replies" });
   const message = notice();
   let live: LiveSubscription | undefined;
 
@@ -432,6 +438,46 @@ function blastCard(blast: BlastSummary): { node: HTMLElement; live?: LiveSubscri
       )
       .catch((err: unknown) => message.show(messageOf(err)));
 
+  const loadReplies = () =>
+    api<Page<BlastReply>>(`/api/blasts/${blast.blastId}/replies?pageSize=${REPLIES_SHOWN}`)
+      .then(({ items, total }) => {
+        // Replies keep coming after a blast finished and its socket closed: the count follows the list.
+        countNodes.replied.textContent = String(total);
+        replaceChildren(
+          replies,
+          items.length === 0
+            ? el("p", {}, "No replies yet.")
+            : el(
+                "table",
+                {},
+                el(
+                  "caption",
+                  {},
+                  items.length < total ? `The latest ${items.length} of ${total} replies` : "Replies",
+                ),
+                el(
+                  "thead",
+                  {},
+                  el("tr", {}, el("th", {}, "phone"), el("th", {}, "when"), el("th", {}, "reply")),
+                ),
+                el(
+                  "tbody",
+                  {},
+                  ...items.map((r) =>
+                    el(
+                      "tr",
+                      { "data-reply": r.idx },
+                      el("td", { class: "phone" }, r.phone),
+                      el("td", { class: "when" }, new Date(r.at).toLocaleString()),
+                      el("td", { class: "reply-text" }, r.text),
+                    ),
+                  ),
+                ),
+              ),
+        );
+      })
+      .catch((err: unknown) => message.show(messageOf(err)));
+
   function show(progress: BlastUpdate) {
     const settled = progress.sent + progress.failed + progress.inDoubt;
     bar.max = Math.max(progress.total, 1);
@@ -459,6 +505,11 @@ function blastCard(blast: BlastSummary): { node: HTMLElement; live?: LiveSubscri
         "Failures",
       ),
       el(
+        "button",
+        { type: "button", class: "show-replies secondary", onclick: () => void loadReplies() },
+        "Replies",
+      ),
+      el(
         "a",
         { class: "button secondary export", href: `/api/blasts/${blast.blastId}/results.csv`, download: "" },
         "Export CSV",
@@ -483,6 +534,7 @@ function blastCard(blast: BlastSummary): { node: HTMLElement; live?: LiveSubscri
     controls,
     message.node,
     failures,
+    replies,
   );
   show(blast);
   if (blast.status === "running" || blast.status === "paused") {

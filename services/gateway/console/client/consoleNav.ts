@@ -15,6 +15,7 @@ export function consoleNav(current: string): HTMLElement {
     link("/console#sessions", "Sessions"),
     link("/console#blasts", "Blasts"),
     link("/console#campaigns", "Campaigns"),
+    link("/console#suppression", "Suppression"),
     link("/admin/queues", "Queues"),
     el("a", { href: "/api/docs" }, "API docs"),
     el("button", { type: "button", class: "secondary sign-out", onclick: signOut }, "Sign out"),

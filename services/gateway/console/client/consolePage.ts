@@ -1,13 +1,15 @@
 /// <reference lib="dom" />
-// The console: sessions, blasts and campaigns as tabs chosen by the address' #fragment.
+// The console: sessions, blasts, campaigns and the suppression list as tabs chosen by the
+// address' #fragment.
 import { blastsPanel } from "./blastsPanel.ts";
 import { campaignsPanel } from "./campaignsPanel.ts";
 import { consoleNav } from "./consoleNav.ts";
 import { sessionsPanel } from "./sessionsPanel.ts";
+import { suppressionPanel } from "./suppressionPanel.ts";
 
 const root = document.getElementById("app");
 if (root) {
-  const panels = [sessionsPanel(), blastsPanel(), campaignsPanel()];
+  const panels = [sessionsPanel(), blastsPanel(), campaignsPanel(), suppressionPanel()];
   const nav = consoleNav("");
   const select = () => {
     const wanted = location.hash.slice(1) || "sessions";
