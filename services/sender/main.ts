@@ -15,9 +15,19 @@ import { SessionLeases } from "../../shared/nats/sessionLeases.ts";
 import { onStopSignal } from "../../shared/process/stopSignals.ts";
 import { connectRedis } from "../../shared/redis/connection.ts";
 import { durabilityWarning } from "../../shared/redis/durability.ts";
+import {
+  ConsentKeywordMatcher,
+  DEFAULT_OPT_IN_KEYWORDS,
+  DEFAULT_OPT_OUT_KEYWORDS,
+  keywordsFrom,
+} from "../../shared/domain/consentKeywords.ts";
+import { Conversations } from "../../shared/redis/conversations.ts";
 import { IdempotencyRecords } from "../../shared/redis/idempotency.ts";
 import { BlastProjection } from "../../shared/redis/projection.ts";
 import { SessionRegistry } from "../../shared/redis/sessions.ts";
+import { SuppressionList } from "../../shared/redis/suppression.ts";
+import { InboundLog } from "./inbound/inboundLog.ts";
+import { InboundProcessor } from "./inbound/inboundProcessor.ts";
 import { serveMetrics } from "./metricsServer.ts";
 import { NumberCheck } from "./numberCheck.ts";
 import { ReceiptRecorder } from "./receipts.ts";
@@ -67,14 +77,19 @@ const transport: Transport =
 
 // The supervisor is created below; the gauge reads its sessions at scrape time.
 const metrics = createSenderMetrics(() => supervisor.statuses());
+const projection = new BlastProjection(redis, config.REDIS_PREFIX);
+const replyWindowMs = config.REPLY_WINDOW_HOURS * 3600 * 1000;
+const conversations = new Conversations(redis, config.REDIS_PREFIX, replyWindowMs);
 const supervisor: SessionSupervisor = new SessionSupervisor({
   owner,
   nats,
   leases,
   registry,
-  projection: new BlastProjection(redis, config.REDIS_PREFIX),
+  projection,
   idempotency: new IdempotencyRecords(redis, config.REDIS_PREFIX),
   receipts: new ReceiptRecorder(redis, config.REDIS_PREFIX, nats, log),
+  conversations,
+  inbound: new InboundLog(nats, log),
   transport,
   pacing: pacingDefaults(config),
   pacer: new SendPacer(redis, config.REDIS_PREFIX),
@@ -95,12 +110,27 @@ const metricsServer =
         config.SENDER_METRICS_PORT,
       )
     : undefined;
+const inboundProcessor = new InboundProcessor({
+  nats,
+  conversations,
+  suppression: new SuppressionList(redis, config.REDIS_PREFIX),
+  projection,
+  keywords: new ConsentKeywordMatcher({
+    optOut: keywordsFrom(config.OPT_OUT_KEYWORDS, DEFAULT_OPT_OUT_KEYWORDS),
+    optIn: keywordsFrom(config.OPT_IN_KEYWORDS, DEFAULT_OPT_IN_KEYWORDS),
+  }),
+  replyWindowMs,
+  log,
+  onConsent: (change, sessionId) => metrics.consent(change, sessionId),
+});
 await supervisor.start();
+await inboundProcessor.start();
 log.info({ transport: transport.name, sessions: supervisor.owned }, "sender ready");
 
 onStopSignal(async (signal) => {
   log.info({ signal }, "sender draining");
   await supervisor.stop();
+  await inboundProcessor.stop();
   await leases.close();
   metricsServer?.close();
   await nats.nc.drain();

@@ -12,6 +12,7 @@ export interface SendObserver {
 
 export interface InboundObserver {
   inbound(sessionId: string): void;
+  consent(change: "consent.optout" | "consent.optin", sessionId: string): void;
 }
 
 export function createSenderMetrics(
@@ -38,6 +39,12 @@ export function createSenderMetrics(
     labelNames: ["session_id"],
     registers: [registry],
   });
+  const consent = new Counter({
+    name: "wa_blast_consent_keywords_total",
+    help: "Opt-outs and opt-ins people made by keyword, by session and change",
+    labelNames: ["session_id", "change"],
+    registers: [registry],
+  });
   new Gauge({
     name: "wa_blast_sender_sessions",
     help: "Sessions this sender runs, by status",
@@ -53,5 +60,7 @@ export function createSenderMetrics(
     outcome: (sessionId, outcome) => sends.inc({ session_id: sessionId, outcome }),
     sendDuration: (sessionId, seconds) => duration.observe({ session_id: sessionId }, seconds),
     inbound: (sessionId) => inbound.inc({ session_id: sessionId }),
+    consent: (change, sessionId) =>
+      consent.inc({ session_id: sessionId, change: change === "consent.optout" ? "optout" : "optin" }),
   };
 }

@@ -11,6 +11,7 @@ import { typingDurationMs, type PacingPolicy } from "../../../shared/domain/paci
 import { decodeSendWork } from "../../../shared/messages/sendWork.ts";
 import type { Nats } from "../../../shared/nats/connection.ts";
 import { appendEvents } from "../../../shared/nats/eventLog.ts";
+import type { Conversations } from "../../../shared/redis/conversations.ts";
 import type { IdempotencyRecords } from "../../../shared/redis/idempotency.ts";
 import type { BlastProjection } from "../../../shared/redis/projection.ts";
 import type { NumberCheck } from "../numberCheck.ts";
@@ -40,6 +41,8 @@ export interface SessionWorkerDeps {
   readonly nats: Nats;
   readonly projection: BlastProjection;
   readonly idempotency: IdempotencyRecords;
+  /** Where sent messages are remembered so that replies find their recipient. */
+  readonly conversations: Conversations;
   readonly connection: SessionConnection;
   /** The pacing for a blast on this session: defaults, then the session's, then the blast's settings. */
   readonly policyFor: (blastId: string) => Promise<PacingPolicy>;
@@ -265,13 +268,17 @@ export class SessionWorker {
       send: (job) => this.attempt(job, policy),
       settle: async (settlements) => {
         const attempts = settlements.filter((s) => s.how === "attempted").length;
-        // Issued together, Redis takes both writes in one turn and one fsync.
+        const sent = settlements
+          .filter((s) => s.how === "attempted" && s.outcome.kind === "sent")
+          .map((s) => ({ blastId, idx: s.job.work.idx, phone: s.job.work.phone }));
+        // Issued together, Redis takes these writes in one turn and one fsync.
         await Promise.all([
           deps.idempotency.settleAll(
             blastId,
             settlements.map((s) => ({ idx: s.job.work.idx, outcome: s.outcome })),
           ),
           attempts > 0 ? deps.pacer.recordSends(deps.sessionId, attempts, policy) : undefined,
+          sent.length > 0 ? deps.conversations.rememberSent(deps.sessionId, sent) : undefined,
         ]);
       },
       record: async (settlements) => {

@@ -10,10 +10,12 @@ import type { QrUpdateMessage, SessionStatusMessage } from "../../../shared/mess
 import type { Nats } from "../../../shared/nats/connection.ts";
 import type { Lease } from "../../../shared/nats/sessionLeases.ts";
 import { subjects } from "../../../shared/nats/topology.ts";
+import type { Conversations } from "../../../shared/redis/conversations.ts";
 import type { IdempotencyRecords } from "../../../shared/redis/idempotency.ts";
 import type { BlastProjection } from "../../../shared/redis/projection.ts";
 import type { SessionRegistry } from "../../../shared/redis/sessions.ts";
 import type { NumberCheck } from "../numberCheck.ts";
+import type { InboundLog } from "../inbound/inboundLog.ts";
 import type { ReceiptRecorder } from "../receipts.ts";
 import type { InboundObserver, SendObserver } from "../senderMetrics.ts";
 import type { SendPacer } from "../sendPacer.ts";
@@ -31,6 +33,9 @@ export interface SessionRunDeps {
   readonly projection: BlastProjection;
   readonly idempotency: IdempotencyRecords;
   readonly receipts: ReceiptRecorder;
+  readonly conversations: Conversations;
+  /** Where people's messages are stored as they arrive, for the inbound processor. */
+  readonly inbound: InboundLog;
   readonly transport: Transport;
   /** The deployment's default pacing (from config). */
   readonly pacing: PacingPolicy;
@@ -81,6 +86,14 @@ export class RunningSession {
             "inbound message",
           );
           deps.metrics.inbound(sessionId);
+          deps.inbound
+            .append(sessionId, message)
+            .catch((err: unknown) =>
+              log.error(
+                { err, sessionId, messageId: message.messageId },
+                "inbound message lost: NATS refused it",
+              ),
+            );
         },
       },
       { leaseToken: lease.token, ...(proxy ? { proxy } : {}) },
@@ -91,6 +104,7 @@ export class RunningSession {
       nats: deps.nats,
       projection: deps.projection,
       idempotency: deps.idempotency,
+      conversations: deps.conversations,
       connection: this.connection,
       policyFor: async (blastId) =>
         mergePacing(
