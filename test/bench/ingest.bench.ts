@@ -163,6 +163,8 @@ export async function measureIngest(
   format: IngestFormat,
   gatewayEnv: Record<string, string> = {},
   copies = 1,
+  /** `preview` reads and plans the file without queueing anything (200 instead of 202). */
+  mode: "start" | "preview" = "start",
 ): Promise<IngestResult> {
   const servers = await startServers();
   const platform = await startBenchPlatform(servers);
@@ -179,11 +181,12 @@ export async function measureIngest(
     await lagGauges(platform);
     const started = performance.now();
     const uploads = Array.from({ length: copies }, async () => {
-      const res = await platform.api("/api/blasts", { method: "POST", body: form }).catch((err: unknown) => {
+      const path = mode === "preview" ? "/api/blasts/preview" : "/api/blasts";
+      const res = await platform.api(path, { method: "POST", body: form }).catch((err: unknown) => {
         throw new Error(`upload failed (${String(err)}); gateway said: ${gateway.output().slice(-1500)}`);
       });
       const body = await res.text();
-      if (res.status !== 202) {
+      if (res.status !== (mode === "preview" ? 200 : 202)) {
         const logged = /"err":\{"type":"(\w+)","message":"([^"]*)"/.exec(gateway.output());
         return `HTTP ${res.status}${logged ? `: ${logged[1]}: ${logged[2]}` : `: ${body.slice(0, 200)}`}`;
       }
