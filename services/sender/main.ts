@@ -7,6 +7,7 @@ import {
   natsSecurityOf,
   pacingDefaults,
   redisTlsOf,
+  sendLimitDefaults,
   sessionIdsOf,
 } from "../../shared/config/config.ts";
 import { createLogger } from "../../shared/log/logger.ts";
@@ -28,6 +29,7 @@ import { SessionRegistry } from "../../shared/redis/sessions.ts";
 import { SuppressionList } from "../../shared/redis/suppression.ts";
 import { InboundLog } from "./inbound/inboundLog.ts";
 import { InboundProcessor } from "./inbound/inboundProcessor.ts";
+import { requestPacedReply } from "./sessions/sessionCommands.ts";
 import { serveMetrics } from "./metricsServer.ts";
 import { NumberCheck } from "./numberCheck.ts";
 import { ReceiptRecorder } from "./receipts.ts";
@@ -92,6 +94,7 @@ const supervisor: SessionSupervisor = new SessionSupervisor({
   inbound: new InboundLog(nats, log),
   transport,
   pacing: pacingDefaults(config),
+  limits: sendLimitDefaults(config),
   pacer: new SendPacer(redis, config.REDIS_PREFIX),
   numbers: new NumberCheck(redis, config.REDIS_PREFIX),
   ackWaitMs: config.SEND_ACK_WAIT_MS,
@@ -122,6 +125,10 @@ const inboundProcessor = new InboundProcessor({
   replyWindowMs,
   log,
   onConsent: (change, sessionId) => metrics.consent(change, sessionId),
+  confirmations: { optout: config.OPT_OUT_CONFIRMATION, optin: config.OPT_IN_CONFIRMATION },
+  sendReply: (sessionId, to, text, messageId) => requestPacedReply(nats, sessionId, to, text, messageId),
+  claimConfirmation: (sessionId, messageId) => conversations.claimConfirmation(sessionId, messageId),
+  releaseConfirmation: (sessionId, messageId) => conversations.releaseConfirmation(sessionId, messageId),
 });
 await supervisor.start();
 await inboundProcessor.start();

@@ -5,6 +5,13 @@ import { Value } from "typebox/value";
 import { isCountryCode } from "../domain/phones.ts";
 import { ID_PATTERN } from "../domain/ids.ts";
 import { defaultPacing, mergePacing, type PacingPolicy } from "../domain/pacing.ts";
+import type { RetryPolicy } from "../domain/webhookRetry.ts";
+import {
+  MAX_FREQUENCY_CAP,
+  MAX_FREQUENCY_PERIOD_HOURS,
+  MAX_UNREPLIED_BUDGET,
+  type SendLimitDefaults,
+} from "../domain/sendLimits.ts";
 
 const Int = (min: number, max: number, def: number) =>
   Type.Integer({ minimum: min, maximum: max, default: def });
@@ -76,12 +83,38 @@ export const ConfigSchema = Type.Object({
   /** A new account's ramp: messages on its first day of sending (0 = no ramp), then times growth a day. */
   WARMUP_FIRST_DAY: Int(0, 1_000_000, 0),
   WARMUP_GROWTH: Type.Number({ minimum: 1, maximum: 10, default: 2 }),
+  /**
+   * At most this many campaign messages to one number in any trailing FREQUENCY_CAP_HOURS, over
+   * every blast (0 = no cap unless a blast sets one); checked in the send claim.
+   */
+  FREQUENCY_CAP_MAX: Int(0, MAX_FREQUENCY_CAP, 0),
+  FREQUENCY_CAP_HOURS: Int(1, MAX_FREQUENCY_PERIOD_HOURS, 168),
+  /**
+   * Messages an account may send in a calendar month (UTC) to numbers that never wrote to it, before
+   * it stops taking new recipients (0 = no budget; each session can set its own).
+   */
+  UNREPLIED_BUDGET_PER_MONTH: Int(0, MAX_UNREPLIED_BUDGET, 0),
   /** How long after a blast message a person's message that does not quote it still counts as its reply. */
   REPLY_WINDOW_HOURS: Int(0, 24 * 90, 72),
   /** Comma-separated; empty means the defaults (STOP, UNSUBSCRIBE, BERHENTI, PARAR, ALTO, ARRÊT...). */
   OPT_OUT_KEYWORDS: Type.String({ default: "" }),
   /** Comma-separated; empty means the defaults (START, UNSTOP, SUBSCRIBE, MULAI...). */
   OPT_IN_KEYWORDS: Type.String({ default: "" }),
+  /** Sent back, at the account's pace, to a person who opted out by keyword; empty sends nothing. */
+  OPT_OUT_CONFIRMATION: Type.String({ maxLength: 1000, default: "" }),
+  /** Sent back to a person who opted back in by keyword; empty sends nothing. */
+  OPT_IN_CONFIRMATION: Type.String({ maxLength: 1000, default: "" }),
+  /** Let webhooks target loopback, private, link-local, unique-local and CGNAT addresses. */
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: Type.Boolean({ default: false }),
+  /** One webhook request, from connecting to the receiver's status line. */
+  WEBHOOK_TIMEOUT_MS: Int(100, 60_000, 5000),
+  /** Attempts per delivery (the first included) before it is dead and kept for a redelivery. */
+  WEBHOOK_MAX_ATTEMPTS: Int(1, 100, 8),
+  /** The wait after a delivery's first failure, doubled after each next one up to the max, jittered. */
+  WEBHOOK_RETRY_BASE_MS: Int(10, 3_600_000, 30_000),
+  WEBHOOK_RETRY_MAX_MS: Int(10, 86_400_000, 3_600_000),
+  /** How long the secret a rotation replaced keeps signing beside the new one. */
+  WEBHOOK_SECRET_GRACE_HOURS: Int(0, 24 * 30, 24),
   SIM_LATENCY_MS: Int(0, 60_000, 200),
   SIM_FAILURE_RATE: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
   SIM_NOT_ON_WHATSAPP: Type.String({ default: "" }),
@@ -125,6 +158,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (config.SEND_MAX_DELAY_MS < config.SEND_MIN_DELAY_MS) {
     throw new ConfigError("invalid configuration: SEND_MAX_DELAY_MS must be >= SEND_MIN_DELAY_MS");
+  }
+  if (config.WEBHOOK_RETRY_MAX_MS < config.WEBHOOK_RETRY_BASE_MS) {
+    throw new ConfigError("invalid configuration: WEBHOOK_RETRY_MAX_MS must be >= WEBHOOK_RETRY_BASE_MS");
   }
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: config.SEND_TIMEZONE });
@@ -198,6 +234,15 @@ export function sessionIdsOf(config: Config): string[] {
     .filter(Boolean);
 }
 
+/** How failed webhook deliveries are retried. */
+export function webhookRetryPolicy(config: Config): RetryPolicy {
+  return {
+    maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+    baseDelayMs: config.WEBHOOK_RETRY_BASE_MS,
+    maxDelayMs: config.WEBHOOK_RETRY_MAX_MS,
+  };
+}
+
 /** The deployment's default pacing; sessions can override any field, blasts any but the warm-up. */
 export function pacingDefaults(config: Config): PacingPolicy {
   const window = config.SEND_WINDOW.match(/^(\d+)-(\d+)$/);
@@ -217,4 +262,15 @@ export function pacingDefaults(config: Config): PacingPolicy {
         ? { firstDay: config.WARMUP_FIRST_DAY, growth: config.WARMUP_GROWTH }
         : null,
   });
+}
+
+/** The deployment's frequency cap and unreplied budget; blasts and sessions may set their own. */
+export function sendLimitDefaults(config: Config): SendLimitDefaults {
+  return {
+    frequencyCap:
+      config.FREQUENCY_CAP_MAX > 0
+        ? { max: config.FREQUENCY_CAP_MAX, periodHours: config.FREQUENCY_CAP_HOURS }
+        : null,
+    unrepliedBudgetPerMonth: config.UNREPLIED_BUDGET_PER_MONTH,
+  };
 }

@@ -5,6 +5,7 @@
 import type { BlastEvent, RecipientRef, SettledOutcome } from "../messages/blastEvents.ts";
 import type { PacingOverrides } from "./pacing.ts";
 import type { PlannedRecipient } from "./recipients.ts";
+import { validateFrequencyCap, type FrequencyCap } from "./sendLimits.ts";
 
 export type { BlastEvent, BlastEventType, RecipientRef, SettledOutcome } from "../messages/blastEvents.ts";
 
@@ -31,6 +32,8 @@ export type BlastCommand =
       rejected: number;
       duplicates: number;
       pacing?: PacingOverrides;
+      /** The blast's own frequency cap, or null to send without one; absent: the deployment's. */
+      frequencyCap?: FrequencyCap | null;
       now: Date;
     }
   | { type: "pause"; reason?: string; now: Date }
@@ -167,6 +170,8 @@ function decideCreate(command: Extract<BlastCommand, { type: "create" }>, state:
   if (new Set(command.sessionIds).size !== command.sessionIds.length) {
     throw new BlastError("invalid", "an account is listed twice in the pool");
   }
+  const capProblems = command.frequencyCap ? validateFrequencyCap(command.frequencyCap) : [];
+  if (capProblems.length > 0) throw new BlastError("invalid", capProblems.join("; "));
   return [
     {
       type: "blast.created",
@@ -180,6 +185,7 @@ function decideCreate(command: Extract<BlastCommand, { type: "create" }>, state:
         duplicates: command.duplicates,
         createdAt: command.now.toISOString(),
         ...(command.pacing && Object.keys(command.pacing).length > 0 ? { pacing: command.pacing } : {}),
+        ...(command.frequencyCap !== undefined ? { frequencyCap: command.frequencyCap } : {}),
       },
     },
   ];

@@ -9,6 +9,8 @@ export const REDACTED_PATHS = [
   "*.password",
   "*.apiKey",
   "*.token",
+  "*.secret",
+  "*.previousSecret",
   "req.body.apiKey",
   "req.body.password",
   "req.body.token",

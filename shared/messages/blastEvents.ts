@@ -22,6 +22,12 @@ const PacingOverridesSchema = Type.Object({
   window: Type.Optional(Type.Union([PacingWindow, Type.Null()])),
 });
 
+/** A blast's own frequency cap (mirrors `FrequencyCap`); null: sent without one. */
+const FrequencyCapSchema = Type.Union([
+  Type.Object({ max: Type.Integer({ minimum: 1 }), periodHours: Type.Integer({ minimum: 1 }) }),
+  Type.Null(),
+]);
+
 const RecipientRefSchema = Type.Object({
   idx: Type.Integer({ minimum: 0 }),
   phone: Type.String(),
@@ -80,6 +86,8 @@ export const BlastEventSchema = Type.Union([
       duplicates: Type.Integer({ minimum: 0 }),
       createdAt: Type.String(),
       pacing: Type.Optional(PacingOverridesSchema),
+      /** Absent: the deployment's cap applies when the blast is sent. */
+      frequencyCap: Type.Optional(FrequencyCapSchema),
     }),
   ),
   event(

@@ -18,6 +18,7 @@ import {
   INBOUND_MESSAGES,
   SEND_WORK,
   SESSION_EVENTS,
+  WEBHOOK_DELIVERIES,
   subjects,
 } from "./topology.ts";
 
@@ -70,6 +71,16 @@ export const streamConfigs: Array<Partial<StreamConfig> & { name: string; subjec
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     duplicate_window: 10 * MINUTE_NS,
+  },
+  {
+    // Deliveries waiting for their endpoint (a receiver down for days keeps its queue) and the
+    // dead ones kept for a redelivery: a month, then dropped. Acked deliveries are deleted.
+    name: WEBHOOK_DELIVERIES,
+    subjects: [subjects.allWebhooks],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: 10 * MINUTE_NS,
+    max_age: 30 * DAY_NS,
   },
 ];
 

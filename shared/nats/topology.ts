@@ -1,7 +1,8 @@
 // Every stream, subject and consumer name, defined once. Subjects read like paths:
 // <area>.<id>.<what>. Ids are validated (shared/domain/ids.ts) before they reach this module.
 import { createHash } from "node:crypto";
-import { AckPolicy } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
+import type { WebhookSource } from "../domain/webhookEvents.ts";
 import type { BlastEventType } from "../messages/blastEvents.ts";
 
 export const BLAST_EVENTS = "BLAST_EVENTS";
@@ -11,6 +12,8 @@ export const SESSION_EVENTS = "SESSION_EVENTS";
 export const INBOUND_MESSAGES = "INBOUND_MESSAGES";
 /** Opt-outs and opt-ins, from keywords, the API or an imported list. */
 export const CONSENT_EVENTS = "CONSENT_EVENTS";
+/** Webhook events queued per endpoint, and the deliveries given up on (work queue). */
+export const WEBHOOK_DELIVERIES = "WEBHOOK_DELIVERIES";
 /** KV buckets: who owns each WhatsApp session, and which senders are alive. */
 export const SESSION_LEASES = "session_leases";
 export const SENDER_PRESENCE = "sender_presence";
@@ -57,7 +60,7 @@ export const subjects = {
   consentEvent: (change: "optout" | "optin") => `consent.${change}`,
   allConsent: "consent.>",
   /** Core NATS request/reply to whichever sender owns the session (not stored). */
-  sessionCommand: (sessionId: string, what: "connect" | "logout" | "pairing-code") =>
+  sessionCommand: (sessionId: string, what: "connect" | "logout" | "pairing-code" | "reply") =>
     `cmd.session.${sessionId}.${what}`,
   sessionCommands: (sessionId: string) => `cmd.session.${sessionId}.*`,
   /** Core NATS progress of an import while its request runs (rows read, queued, rejected). */
@@ -66,6 +69,14 @@ export const subjects = {
   /** Core NATS progress snapshots published by the projector after it applies events. */
   blastProgress: (blastId: string) => `progress.${blastId}`,
   allBlastProgress: "progress.*",
+  /** Webhook events queued for one endpoint, delivered in this order. */
+  webhookDelivery: (webhookId: string) => `webhook.${webhookId}.delivery`,
+  /** A delivery given up on, kept by its event id until it is redelivered or expires. */
+  webhookDead: (webhookId: string, eventId: string) => `webhook.${webhookId}.dead.${eventId}`,
+  webhookEndpoint: (webhookId: string) => `webhook.${webhookId}.>`,
+  allWebhooks: "webhook.>",
+  /** Core NATS: an endpoint was registered, changed or deleted; webhook services look again. */
+  webhooksChanged: "webhooks.changed",
 } as const;
 
 /** The one durable consumer every sender shares to attribute replies and act on opt-out keywords. */
@@ -104,6 +115,62 @@ export function sendWorkConsumerConfig(blastId: string, ackWaitMs: number, inFli
     max_ack_pending: inFlight,
   };
 }
+
+const webhookSources: Record<WebhookSource, { stream: string; filter: string }> = {
+  blast: { stream: BLAST_EVENTS, filter: subjects.allBlastEvents },
+  inbound: { stream: INBOUND_MESSAGES, filter: subjects.allInbound },
+  consent: { stream: CONSENT_EVENTS, filter: subjects.allConsent },
+};
+
+export const webhookSourceStream = (source: WebhookSource) => webhookSources[source].stream;
+export const webhookFanoutConsumer = (source: WebhookSource) => `webhook-fanout-${source}`;
+
+/**
+ * The fan-out's durable consumer on one source stream, shared by every webhooks process. One
+ * message out at a time: whichever process holds it queues its deliveries before the next fact
+ * is handed out, so each endpoint's queue keeps the source's order however many processes run.
+ * Created reading only new facts: an endpoint gets what happens after it is registered.
+ */
+export function webhookFanoutConsumerConfig(source: WebhookSource) {
+  return {
+    durable_name: webhookFanoutConsumer(source),
+    filter_subject: webhookSources[source].filter,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.New,
+    ack_wait: 10 * 1_000_000_000,
+    max_deliver: -1,
+    max_ack_pending: 1,
+  };
+}
+
+/** Webhook ids are made by the gateway (`wh_…`), so these never meet the fan-out's names. */
+export const webhookConsumer = (webhookId: string) => `webhook-${webhookId}`;
+
+/**
+ * One endpoint's deliveries. One in flight, so a receiver sees events in the order they were
+ * queued (a failed one is retried before the next goes); redelivered after `ackWaitMs` if the
+ * process sending it dies. Never given up on by the server: the webhooks service counts attempts
+ * and parks a delivery as dead itself, keeping its payload.
+ */
+export function webhookConsumerConfig(webhookId: string, ackWaitMs: number) {
+  return {
+    durable_name: webhookConsumer(webhookId),
+    filter_subject: subjects.webhookDelivery(webhookId),
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: ackWaitMs * 1_000_000,
+    max_deliver: -1,
+    max_ack_pending: 1,
+  };
+}
+
+/** Webhook message ids: a fact fanned out again, or a double-clicked redelivery, is queued once. */
+export const webhookMsgId = {
+  delivery: (webhookId: string, eventId: string) => `${webhookId}.${eventId}`,
+  dead: (webhookId: string, eventId: string, seq: number) => `${webhookId}.${eventId}.dead${seq}`,
+  redelivery: (webhookId: string, eventId: string, deadSeq: number) =>
+    `${webhookId}.${eventId}.again${deadSeq}`,
+};
 
 /** Event message ids make publishes idempotent within the stream's duplicate window. */
 export const eventMsgId = {

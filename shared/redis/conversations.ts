@@ -46,6 +46,16 @@ export class Conversations {
     await this.redis.sadd(this.keys.repliedTo(sessionId), phone);
   }
 
+  /** Takes the right to confirm this inbound message; false when it was taken before. */
+  async claimConfirmation(sessionId: string, messageId: string): Promise<boolean> {
+    const key = this.keys.confirmationSent(sessionId, messageId);
+    return (await this.redis.set(key, "1", "EX", PROCESSED_TTL_SECONDS, "NX")) === "OK";
+  }
+
+  async releaseConfirmation(sessionId: string, messageId: string): Promise<void> {
+    await this.redis.del(this.keys.confirmationSent(sessionId, messageId));
+  }
+
   async isProcessed(sessionId: string, messageId: string): Promise<boolean> {
     return (await this.redis.exists(this.keys.inboundProcessed(sessionId, messageId))) === 1;
   }

@@ -45,10 +45,33 @@ export function appKeys(prefix: string) {
     lastSent: (sessionId: string, phone: string) => `${prefix}last-sent:${sessionId}:${phone}`,
     /** Numbers that ever wrote to the account. */
     repliedTo: (sessionId: string) => `${prefix}session:${sessionId}:replied`,
+    /** Set when a consent confirmation answering this inbound message is sent (or being sent). */
+    confirmationSent: (sessionId: string, messageId: string) =>
+      `${prefix}confirmation:${sessionId}:${messageId}`,
     /** Set once an inbound message has been fully processed: a redelivery or a history sync skips it. */
     inboundProcessed: (sessionId: string, messageId: string) => `${prefix}inbound:${sessionId}:${messageId}`,
     /** When the account first sent (ms): its warm-up days count from here. Kept until a restart. */
     firstSend: (sessionId: string) => `${prefix}session:${sessionId}:first-send`,
+    /**
+     * Blast messages a number was sent, over every blast (member `<blastId>:<idx>`, score: ms), for
+     * the frequency cap; entries older than the longest period a cap may have are trimmed.
+     */
+    numberSends: (phone: string) => `${prefix}number-sends:${phone}`,
+    /**
+     * Messages the account sent in a calendar month (`YYYY-MM`, UTC) to numbers that had not
+     * written to it, for its unreplied budget.
+     */
+    unrepliedSends: (sessionId: string, month: string) => `${prefix}session:${sessionId}:unreplied:${month}`,
+    /** Webhook endpoints by when they were registered (score: ms). */
+    webhooks: `${prefix}webhooks`,
+    /** Bumped on every change to any endpoint: webhook services reload when it moves. */
+    webhooksVersion: `${prefix}webhooks:version`,
+    /** One endpoint: URL, events (JSON), description, enabled, secrets. */
+    webhook: (webhookId: string) => `${prefix}webhook:${webhookId}`,
+    /** The endpoint's delivery log by when each event was first tried (score: ms), capped. */
+    webhookDeliveries: (webhookId: string) => `${prefix}webhook:${webhookId}:deliveries`,
+    /** Event id to its delivery record (JSON: status, attempts, HTTP status, latency, error). */
+    webhookDelivery: (webhookId: string) => `${prefix}webhook:${webhookId}:delivery`,
   };
 }
 

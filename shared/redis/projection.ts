@@ -15,6 +15,7 @@ import {
   type OutcomeCounts,
 } from "../domain/blast.ts";
 import type { PacingOverrides } from "../domain/pacing.ts";
+import type { FrequencyCap } from "../domain/sendLimits.ts";
 import { projectionKeys, type ProjectionKeys } from "./keys.ts";
 
 // Blast hash fields: status, total, sent, failed, inDoubt, delivered, read, replied, pool (JSON),
@@ -206,8 +207,9 @@ export class BlastProjection {
     const { blastId } = event.data;
     switch (event.type) {
       case "blast.created": {
-        const { total, campaignId, template, rejected, duplicates, createdAt, pacing } = event.data;
-        const meta = JSON.stringify({ campaignId, template, rejected, duplicates, pacing });
+        const { total, campaignId, template, rejected, duplicates, createdAt, pacing, frequencyCap } =
+          event.data;
+        const meta = JSON.stringify({ campaignId, template, rejected, duplicates, pacing, frequencyCap });
         const pool = JSON.stringify(poolOf(event.data));
         return ["created", blastId, pool, total, meta, createdAt, Date.parse(createdAt)];
       }
@@ -325,8 +327,23 @@ export class BlastProjection {
 
   /** Pacing settings given when the blast was created. */
   async pacing(blastId: string): Promise<PacingOverrides> {
-    const meta = await this.redis.hget(this.keys.blast(blastId), "meta");
-    return meta ? ((JSON.parse(meta) as { pacing?: PacingOverrides }).pacing ?? {}) : {};
+    return (await this.sendingSettings(blastId)).pacing;
+  }
+
+  /**
+   * What the blast was created with that governs its sending, in one read: its pacing, and its own
+   * frequency cap (null: none; absent: the deployment's).
+   */
+  async sendingSettings(
+    blastId: string,
+  ): Promise<{ pacing: PacingOverrides; frequencyCap?: FrequencyCap | null }> {
+    const raw = await this.redis.hget(this.keys.blast(blastId), "meta");
+    if (!raw) return { pacing: {} };
+    const meta = JSON.parse(raw) as { pacing?: PacingOverrides; frequencyCap?: FrequencyCap | null };
+    return {
+      pacing: meta.pacing ?? {},
+      ...(meta.frequencyCap !== undefined ? { frequencyCap: meta.frequencyCap } : {}),
+    };
   }
 
   async failures(blastId: string): Promise<FailedRecipient[]> {

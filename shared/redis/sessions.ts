@@ -1,8 +1,10 @@
 // The session registry (which WhatsApp accounts exist), each session's last known status, its own
-// settings (pacing, proxy) and what the warm-up needs to know of its sending.
+// settings (pacing, proxy, unreplied budget) and what its status shows of its sending (the warm-up,
+// the month's messages to people who have not replied).
 import type { Redis } from "ioredis";
 import type { PacingOverrides } from "../domain/pacing.ts";
 import { maskProxyUrl } from "../domain/proxy.ts";
+import { unrepliedMonthOf } from "../domain/sendLimits.ts";
 import type { SessionStatusMessage } from "../messages/sessionEvents.ts";
 import { appKeys } from "./keys.ts";
 
@@ -43,6 +45,26 @@ export interface SendingRecord {
   /** Sends in the trailing 24 hours, as the caps count them. */
   readonly sentLastDay: number;
 }
+
+/** What the unreplied budget's status needs: the month's count and the account's own budget. */
+export interface UnrepliedRecord {
+  /** The calendar month (UTC, `YYYY-MM`) counted. */
+  readonly month: string;
+  /** Messages that month to numbers that had not written to the account. */
+  readonly sends: number;
+  /** The account's own budget; undefined: the deployment's applies. */
+  readonly ownBudget?: number;
+}
+
+/** The account's own settings the sender reads for each batch. */
+export interface SessionSendingSettings {
+  readonly pacing: PacingOverrides;
+  /** Messages a month to people who have not replied; undefined: the deployment's budget. */
+  readonly unrepliedBudgetPerMonth?: number;
+}
+
+const budgetOf = (raw: string | null | undefined): number | undefined =>
+  raw === null || raw === undefined || raw === "" ? undefined : Number(raw);
 
 export class SessionRegistry {
   private readonly keys: ReturnType<typeof appKeys>;
@@ -119,6 +141,35 @@ export class SessionRegistry {
     await this.redis.hset(this.keys.session(sessionId), "pacing", JSON.stringify(pacing));
   }
 
+  /** The pacing and the unreplied budget of the account, in one read. */
+  async sendingSettings(sessionId: string): Promise<SessionSendingSettings> {
+    const [pacing, budget] = await this.redis.hmget(
+      this.keys.session(sessionId),
+      "pacing",
+      "unrepliedBudget",
+    );
+    const perMonth = budgetOf(budget);
+    return {
+      pacing: pacing ? (JSON.parse(pacing) as PacingOverrides) : {},
+      ...(perMonth !== undefined ? { unrepliedBudgetPerMonth: perMonth } : {}),
+    };
+  }
+
+  /** Sets the account's own unreplied budget (0: none), or with undefined falls back to the deployment's. */
+  async setUnrepliedBudget(sessionId: string, perMonth: number | undefined): Promise<void> {
+    const key = this.keys.session(sessionId);
+    if (perMonth === undefined) await this.redis.hdel(key, "unrepliedBudget");
+    else await this.redis.hset(key, "unrepliedBudget", String(perMonth));
+  }
+
+  /** Each account's messages this month (UTC) to people who had not written to it, in one read. */
+  async unrepliedSends(sessionIds: readonly string[], now: number): Promise<Map<string, number>> {
+    if (sessionIds.length === 0) return new Map();
+    const month = unrepliedMonthOf(now);
+    const counts = await this.redis.mget(...sessionIds.map((id) => this.keys.unrepliedSends(id, month)));
+    return new Map(sessionIds.map((id, i) => [id, Number(counts[i] ?? 0)]));
+  }
+
   /** The proxy URL the account connects through, credentials included: for the transport only. */
   async proxy(sessionId: string): Promise<string | undefined> {
     return (await this.redis.hget(this.keys.session(sessionId), "proxy")) ?? undefined;
@@ -147,6 +198,17 @@ export class SessionRegistry {
       sentLastDay: Number(count ?? 0),
       ...(Number.isFinite(firstSendAt) ? { firstSendAt } : {}),
     };
+  }
+
+  /** This month's messages to people who had not written to the account, and its own budget. */
+  async unreplied(sessionId: string, now: number): Promise<UnrepliedRecord> {
+    const month = unrepliedMonthOf(now);
+    const [sends, [budget]] = await Promise.all([
+      this.redis.get(this.keys.unrepliedSends(sessionId, month)),
+      this.redis.hmget(this.keys.session(sessionId), "unrepliedBudget"),
+    ]);
+    const ownBudget = budgetOf(budget);
+    return { month, sends: Number(sends ?? 0), ...(ownBudget !== undefined ? { ownBudget } : {}) };
   }
 
   /** Starts the warm-up over: the account's next send is the first day of its ramp again. */

@@ -16,6 +16,10 @@ const ACCOUNT = "+15550003333";
 const LID_PERSON = "+12025550101";
 const PLAIN_PERSON = "+12025550102";
 const CHATTY_PERSON = "+12025550103";
+const CONFIRMATION = "You will not get our campaigns any more. Reply START to undo.";
+/** The blasts' messages a person got (a confirmation is not one). */
+const blastMessages = (wa: FakeWhatsApp, phone: string) =>
+  wa.messagesTo(phone).filter((m) => m.text?.startsWith("Hello"));
 
 interface BlastView {
   status: string;
@@ -47,6 +51,7 @@ describe("replies and opt-outs from people a blast reached", () => {
       SEND_MIN_DELAY_MS: "0",
       SEND_MAX_DELAY_MS: "0",
       SEND_TYPING: "false",
+      OPT_OUT_CONFIRMATION: CONFIRMATION,
     });
     await platform.start("gateway");
     await platform.start("projector");
@@ -135,6 +140,15 @@ describe("replies and opt-outs from people a blast reached", () => {
     assert.equal(await isSuppressed(PLAIN_PERSON), false);
     assert.equal(await isSuppressed(CHATTY_PERSON), false, '"don\'t stop" is not an opt-out');
 
+    // The person is told, once, from the account they wrote to.
+    await eventually(
+      async () => (wa.messagesTo(LID_PERSON).some((m) => m.text === CONFIRMATION) ? true : undefined),
+      20_000,
+      "the opt-out confirmed",
+    );
+    assert.equal(wa.messagesTo(LID_PERSON).filter((m) => m.text === CONFIRMATION).length, 1);
+    assert.equal(wa.messagesTo(PLAIN_PERSON).length, 1, "no confirmation for an ordinary reply");
+
     const optOuts = (await consentEvents()).filter((e) => e.type === "consent.optout");
     assert.equal(optOuts.length, 1);
     assert.equal(optOuts[0]?.data.phone, LID_PERSON);
@@ -176,7 +190,7 @@ describe("replies and opt-outs from people a blast reached", () => {
     const done = await untilBlastCompleted(platform, blastId, 60_000);
     assert.equal(done.sent, 5);
     assert.equal(done.failed, 1);
-    assert.equal(wa.messagesTo(late).length, 0, "never sent");
+    assert.equal(blastMessages(wa, late).length, 0, "never sent the campaign");
     const csv = await (await platform.api(`/api/blasts/${blastId}/results.csv`)).text();
     assert.match(csv.split("\r\n").find((line) => line.includes(late)) ?? "", /opted_out/);
 
@@ -185,7 +199,7 @@ describe("replies and opt-outs from people a blast reached", () => {
     const again = await blastTo([late]);
     assert.equal(again.rejected.count, 0);
     await untilBlastCompleted(platform, again.blastId, 30_000);
-    assert.equal(wa.messagesTo(late).length, 1);
+    assert.equal(blastMessages(wa, late).length, 1);
     const changes = (await consentEvents()).filter((e) => e.data.phone === late).map((e) => e.type);
     assert.deepEqual(changes, ["consent.optout", "consent.optin"]);
   });

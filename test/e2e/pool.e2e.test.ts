@@ -1,9 +1,11 @@
 // One blast over a pool of three real Baileys accounts against the fake WhatsApp. Mid-blast
 // WhatsApp restricts one account (463) and another is logged out from its phone: their share
 // flows to the third without anyone acting, the blast completes, and every recipient gets the
-// message exactly once, from one account. Resuming an account puts it back in rotation.
+// message exactly once, from one account. Resuming an account puts it back in rotation. WhatsApp's
+// cap on messages to people who have not replied pauses an account the same way.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { NewChatMessageCappingStatusType } from "@whiskeysockets/baileys";
 import { startFakeWhatsApp, type FakeWhatsApp } from "../fakeWhatsApp/fakeWhatsAppServer.ts";
 import { eventsOf, outcomeByRecipient } from "../harness/inspect.ts";
 import { connectNats, type Nats } from "../../shared/nats/connection.ts";
@@ -193,5 +195,67 @@ describe("a blast over a pool of accounts", () => {
     const shown = await view(blastId);
     assert.equal(shown.bySession.s3?.sent, 5);
     assert.ok(shown.bySession.s1?.paused, "s1 stays out until resumed");
+  });
+
+  it("treats WhatsApp's cap on messages to people who have not replied like a restriction", async () => {
+    const recipients = Array.from({ length: 20 }, (_, i) => ({
+      phone: `+1202557${String(i).padStart(4, "0")}`,
+    }));
+    const res = await platform.api("/api/blasts", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        sessionIds: ["s3"],
+        message: "Third wave",
+        recipients,
+        pacing: { minDelayMs: 300, maxDelayMs: 300 },
+      }),
+    });
+    const { blastId } = (await res.json()) as { blastId: string };
+    await eventually(async () => ((await view(blastId)).sent > 0 ? true : undefined), 30_000, "a first send");
+    assert.equal(
+      wa.notifyNewChatMessageCap(accountOf("s3"), {
+        capping_status: NewChatMessageCappingStatusType.CAPPED,
+        used_quota: 50,
+        total_quota: 50,
+      }),
+      1,
+    );
+    const paused = await eventually(
+      async () => {
+        const v = await view(blastId);
+        return v.status === "paused" ? v : undefined;
+      },
+      30_000,
+      "the blast paused by its pool",
+    );
+    assert.match(
+      paused.bySession.s3?.paused ?? "",
+      /WhatsApp capped this account's messages to people who have not replied \(50 of 50 this cycle\)/,
+    );
+    assert.ok(paused.pending > 0, "the rest waits for an account");
+    const session = (await (await platform.api("/api/sessions/s3")).json()) as {
+      status: string;
+      reason: string;
+    };
+    assert.equal(session.status, "restricted");
+    assert.match(session.reason, /WhatsApp capped/);
+
+    // WhatsApp lifts it: the session says so, and the blast waits for its owner to resume it.
+    wa.notifyNewChatMessageCap(accountOf("s3"), { capping_status: NewChatMessageCappingStatusType.NONE });
+    const lifted = await eventually(
+      async () => {
+        const s = (await (await platform.api("/api/sessions/s3")).json()) as {
+          status: string;
+          reason: string;
+        };
+        return s.status === "open" ? s : undefined;
+      },
+      30_000,
+      "the session open again",
+    );
+    assert.match(lifted.reason, /lifted its cap.*resume the account/);
+    assert.equal((await view(blastId)).status, "paused");
+    await platform.api(`/api/blasts/${blastId}/cancel`, { method: "POST" });
   });
 });

@@ -1,7 +1,7 @@
 // The sessions panel's account health in a real headless Chromium against the real gateway: add a
-// session with a proxy, see it masked, change it, set, restart and turn off the warm-up, and never
-// find the proxy's password anywhere in the page or the gateway's output. Screenshots go to
-// test-artifacts/.
+// session with a proxy, see it masked, change it, set, restart and turn off the warm-up, set the
+// unreplied budget, and never find the proxy's password anywhere in the page or the gateway's
+// output. Screenshots go to test-artifacts/.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Page } from "playwright-core";
@@ -81,6 +81,18 @@ describe("account health in the console", () => {
     await waitForText(`${CARD} .warmup`, /^Warm-up: off$/);
     await page.click(`${CARD} button.remove-proxy`);
     await waitForText(`${CARD} .proxy`, /^Proxy: none \(direct connection\)$/);
+
+    // The month's messages to people who have not replied, and a budget of the account's own.
+    const month = new Date().toISOString().slice(0, 7);
+    assert.equal(
+      await text(`${CARD} .unreplied`),
+      `To people who have not replied (${month}, UTC): 0, no budget`,
+    );
+    await page.fill(`${CARD} input.unreplied-budget`, "300");
+    await page.click(`${CARD} button.set-unreplied-budget`);
+    await waitForText(`${CARD} .unreplied`, /: 0 of 300$/);
+    await page.click(`${CARD} button.unreplied-budget-default`);
+    await waitForText(`${CARD} .unreplied`, /: 0, no budget$/);
 
     assert.ok(!(await page.content()).includes(SECRET), "the page never holds the password");
     assert.ok(gateway.output().length > 0);

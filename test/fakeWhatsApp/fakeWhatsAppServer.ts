@@ -2,7 +2,7 @@
 // tested offline: pairing by QR or code, login, LID addressing, sends (text and media) decrypted
 // by fake recipients on each of their devices, receipts, messages from people to the account, and
 // the faults a session manager must survive. Tests drive it through the methods below.
-import { Curve, type BinaryNode, type proto } from "@whiskeysockets/baileys";
+import { Curve, type BinaryNode, type NewChatMessageCapInfo, type proto } from "@whiskeysockets/baileys";
 import { EventEmitter } from "node:events";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
@@ -452,6 +452,36 @@ export class FakeWhatsApp {
           "stream:error 401 device removed",
         );
       } else client.end({ tag: "stream:error", attrs: { code: `${how}` } }, `stream:error ${how}`);
+    }
+    return clients.length;
+  }
+
+  /**
+   * Tells every open socket of the account where it stands against WhatsApp's monthly cap on
+   * messages to people who have not replied: a `mex` notification with the operation
+   * `MessageCappingInfoNotification`, shaped as Baileys 7.0.0-rc14 parses it (no capture of
+   * WhatsApp's own stanza backs it). Returns how many sockets were told.
+   */
+  notifyNewChatMessageCap(phone: string, info: NewChatMessageCapInfo): number {
+    const clients = this.openClients(normalizePhone(phone));
+    const payload = { data: { xwa2_notify_new_chat_messages_capping_info_update: info } };
+    for (const client of clients) {
+      client.send({
+        tag: "notification",
+        attrs: {
+          id: `fake.${++this.lastStanzaId}`,
+          type: "mex",
+          from: "s.whatsapp.net",
+          t: `${Math.floor(Date.now() / 1000)}`,
+        },
+        content: [
+          {
+            tag: "update",
+            attrs: { op_name: "MessageCappingInfoNotification" },
+            content: Buffer.from(JSON.stringify(payload)),
+          },
+        ],
+      });
     }
     return clients.length;
   }

@@ -1,7 +1,7 @@
 // Turns blast requests into events and send work. Everything that can refuse a request before
-// its first row (accounts, template, pacing, the sources' headers) is checked before anything is
-// published; rows are then planned and queued a batch at a time, and the blast exists only once
-// every recipient is durable.
+// its first row (accounts, template, pacing, frequency cap, the sources' headers) is checked
+// before anything is published; rows are then planned and queued a batch at a time, and the blast
+// exists only once every recipient is durable.
 import type { CountryCode } from "libphonenumber-js";
 import {
   BlastError,
@@ -14,6 +14,7 @@ import {
 } from "../../../shared/domain/blast.ts";
 import { newId } from "../../../shared/domain/ids.ts";
 import { validatePacing, type PacingOverrides } from "../../../shared/domain/pacing.ts";
+import { validateFrequencyCap, type FrequencyCap } from "../../../shared/domain/sendLimits.ts";
 import { RecipientPlanner, templateProblem } from "../../../shared/domain/recipientPlanner.ts";
 import type { PlannedRecipient, RejectedRow } from "../../../shared/domain/recipients.ts";
 import { parseTemplate, TemplateError } from "../../../shared/domain/templates.ts";
@@ -37,6 +38,8 @@ export interface CreateBlastInput {
   readonly recipients?: ReadonlyArray<Record<string, unknown>>;
   readonly file?: UploadedFile;
   readonly pacing?: PacingOverrides;
+  /** The blast's own frequency cap, or null to send it without one; absent: the deployment's. */
+  readonly frequencyCap?: FrequencyCap | null;
   /** The client's name for this import: its progress goes to `/?importId=` while it runs. */
   readonly importId?: string;
 }
@@ -113,7 +116,7 @@ function progressReporter(deps: GatewayDeps, importId: string | undefined) {
 /**
  * Reads the sources batch by batch through the planner and hands each planned batch to `take`:
  * nothing holds the whole list. Everything that can refuse the blast before its first row
- * (accounts, template, pacing, the sources' headers) is checked first.
+ * (accounts, template, pacing, frequency cap, the sources' headers) is checked first.
  */
 async function importRecipients(
   deps: GatewayDeps,
@@ -125,6 +128,8 @@ async function importRecipients(
   const template = parseTemplate(input.message);
   const pacingProblems = validatePacing(input.pacing ?? {});
   if (pacingProblems.length > 0) throw new HttpError(400, `invalid pacing: ${pacingProblems.join("; ")}`);
+  const capProblems = input.frequencyCap ? validateFrequencyCap(input.frequencyCap) : [];
+  if (capProblems.length > 0) throw new HttpError(400, `invalid frequency cap: ${capProblems.join("; ")}`);
   const { columns, batches } = await openSources(deps, input, importLimits(deps.config));
   const problem = templateProblem(template, columns);
   if (problem) throw new HttpError(400, problem);
@@ -248,6 +253,7 @@ export async function createBlast(deps: GatewayDeps, input: CreateBlastInput): P
     rejected: imported.rejected.count,
     duplicates: imported.duplicates,
     ...(input.pacing ? { pacing: input.pacing } : {}),
+    ...(input.frequencyCap !== undefined ? { frequencyCap: input.frequencyCap } : {}),
     now: new Date(),
   };
   try {

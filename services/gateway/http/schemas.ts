@@ -2,6 +2,7 @@
 // it validates the request, types the handler and documents the route in OpenAPI.
 import { Type, type TSchema } from "typebox";
 import { ID_PATTERN } from "../../../shared/domain/ids.ts";
+import { MAX_FREQUENCY_CAP, MAX_FREQUENCY_PERIOD_HOURS } from "../../../shared/domain/sendLimits.ts";
 import { HttpError } from "./errors.ts";
 
 export const Id = (description: string, example: string) =>
@@ -141,6 +142,33 @@ export const PacingSettings = Type.Object(
         window: { startHour: 9, endHour: 20, timeZone: "Asia/Jakarta" },
       },
     ],
+  },
+);
+
+export const FrequencyCapSettings = Type.Union(
+  [
+    Type.Null({ description: "send this blast without a cap, even when the deployment has one" }),
+    Type.Object(
+      {
+        max: Type.Integer({
+          minimum: 1,
+          maximum: MAX_FREQUENCY_CAP,
+          description: "most campaign messages one number may get in the period, over every blast",
+        }),
+        periodHours: Type.Integer({
+          minimum: 1,
+          maximum: MAX_FREQUENCY_PERIOD_HOURS,
+          description: "the trailing period, in hours",
+        }),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  {
+    description:
+      "Checked when each recipient's turn comes: a number over it fails `frequency_capped`, unsent. " +
+      "Left out: the deployment's cap (FREQUENCY_CAP_MAX per FREQUENCY_CAP_HOURS), if any",
+    examples: [{ max: 2, periodHours: 168 }],
   },
 );
 

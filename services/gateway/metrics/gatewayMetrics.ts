@@ -1,7 +1,7 @@
 // Prometheus metrics of the gateway at /metrics (API key required, as a bearer token from
 // Prometheus). Figures owned by another store are read from it at scrape time rather than
-// mirrored: queue lag from JetStream, session states from the registry, sends from the projection,
-// so a restarted gateway reports the same totals.
+// mirrored: queue lag from JetStream, session states and unreplied counts from the registry, sends
+// from the projection, so a restarted gateway reports the same totals.
 import type { FastifyInstance } from "fastify";
 import type {} from "@fastify/websocket";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
@@ -68,6 +68,18 @@ export function createGatewayMetrics(app: FastifyInstance, deps: GatewayDeps): R
       this.reset();
       for (const status of SESSION_STATUSES) this.set({ status }, 0);
       for (const session of await deps.sessions.list()) this.inc({ status: session.status });
+    },
+  });
+
+  new Gauge({
+    name: "wa_blast_unreplied_messages",
+    help: "Messages each account sent this calendar month (UTC) to numbers that had not written to it, the figure its unreplied budget counts",
+    labelNames: ["session_id"],
+    registers: [registry],
+    async collect() {
+      const counts = await deps.sessions.unrepliedSends(await deps.sessions.ids(), Date.now());
+      this.reset();
+      for (const [session_id, count] of counts) this.set({ session_id }, count);
     },
   });
 

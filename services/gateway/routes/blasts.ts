@@ -24,6 +24,7 @@ import {
   BlastProgress,
   CampaignId,
   errors,
+  FrequencyCapSettings,
   PacingSettings,
   Page,
   PageOf,
@@ -58,6 +59,7 @@ const CreateBlastBody = Type.Object(
       Type.Array(RecipientRecord, { maxItems: 10_000, description: "recipients given inline" }),
     ),
     pacing: Type.Optional(PacingSettings),
+    frequencyCap: Type.Optional(FrequencyCapSettings),
     recipientsFile: Type.Optional(
       Type.String({ format: "binary", description: "multipart only: .xlsx or .csv with a `phone` column" }),
     ),
@@ -121,7 +123,7 @@ function blastInputOf(
   if (body.recipientsFile !== undefined && !file) {
     throw new HttpError(400, "recipientsFile must be uploaded as a file in multipart/form-data");
   }
-  const { sessionId, sessionIds, message, campaignId, recipients, pacing } = body;
+  const { sessionId, sessionIds, message, campaignId, recipients, pacing, frequencyCap } = body;
   if (sessionId !== undefined && sessionIds !== undefined) {
     throw new HttpError(400, "give sessionId (one account) or sessionIds (a pool), not both");
   }
@@ -131,6 +133,7 @@ function blastInputOf(
     ...(campaignId ? { campaignId } : {}),
     ...(recipients ? { recipients } : {}),
     ...(pacing ? { pacing } : {}),
+    ...(frequencyCap !== undefined ? { frequencyCap } : {}),
     ...(file ? { file } : {}),
     ...(importId ? { importId } : {}),
   };
@@ -142,7 +145,7 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
     "/api/blasts",
     {
       preValidation: async (request) =>
-        readMultipartBody(request, "recipientsFile", ["pacing"], ["sessionIds"]),
+        readMultipartBody(request, "recipientsFile", ["pacing", "frequencyCap"], ["sessionIds"]),
       schema: {
         tags: ["blasts"],
         summary: "Start a blast to a campaign and/or an uploaded .xlsx/.csv",
@@ -188,7 +191,7 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
     "/api/blasts/preview",
     {
       preValidation: async (request) =>
-        readMultipartBody(request, "recipientsFile", ["pacing"], ["sessionIds"]),
+        readMultipartBody(request, "recipientsFile", ["pacing", "frequencyCap"], ["sessionIds"]),
       schema: {
         tags: ["blasts"],
         summary: "Check a blast and render its first messages without sending anything",

@@ -1,7 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import { pacingDefaults } from "../../../shared/config/config.ts";
+import { pacingDefaults, sendLimitDefaults } from "../../../shared/config/config.ts";
 import { mergePacing, validatePacing, warmupToday } from "../../../shared/domain/pacing.ts";
+import {
+  MAX_UNREPLIED_BUDGET,
+  sendLimitsFor,
+  validateUnrepliedBudget,
+} from "../../../shared/domain/sendLimits.ts";
 import { checkProxyUrl } from "../../../shared/domain/proxy.ts";
 import { subjects } from "../../../shared/nats/topology.ts";
 import type { SessionRecord } from "../../../shared/redis/sessions.ts";
@@ -21,6 +26,27 @@ const Warmup = Type.Object(
   { description: "The account's warm-up ramp today; absent when the ramp is off" },
 );
 
+const Unreplied = Type.Object(
+  {
+    month: Type.String({ description: "the calendar month counted, in UTC (YYYY-MM)" }),
+    sent: Type.Integer({
+      description: "messages the account sent this month to numbers that had not written to it",
+    }),
+    budget: Type.Integer({
+      description:
+        "the month's budget of such messages (0: none): reached, the account takes no new recipients",
+    }),
+    ownBudget: Type.Optional(
+      Type.Integer({ description: "the account's own budget; absent: the deployment's applies" }),
+    ),
+    reached: Type.Boolean({ description: "the budget is reached: only numbers that wrote to it are sent" }),
+  },
+  {
+    description:
+      "WhatsApp caps an account's monthly messages to people who have not replied; this is the account's count",
+  },
+);
+
 const Session = Type.Object({
   sessionId: Type.String(),
   status: Type.String({
@@ -32,7 +58,19 @@ const Session = Type.Object({
   updatedAt: Type.Optional(Type.String()),
   proxy: Type.Optional(Type.String({ description: "the account's proxy, password shown as ***" })),
   warmup: Type.Optional(Warmup),
+  unreplied: Unreplied,
 });
+
+const UnrepliedBudgetBody = Type.Object(
+  {
+    perMonth: Type.Integer({
+      minimum: 0,
+      maximum: MAX_UNREPLIED_BUDGET,
+      description: "messages a calendar month (UTC) to people who have not replied; 0: no budget",
+    }),
+  },
+  { additionalProperties: false },
+);
 
 const ProxyBody = Type.Object({ proxy: ProxyUrl }, { additionalProperties: false });
 
@@ -75,18 +113,36 @@ async function commandSession(
 
 export const sessionRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = async (app, { deps }) => {
   const defaults = pacingDefaults(deps.config);
+  const limitDefaults = sendLimitDefaults(deps.config);
 
-  /** The record with the account's warm-up today, under the deployment's and its own pacing. */
-  async function withWarmup(record: SessionRecord) {
+  /**
+   * The record with what its sending looks like now: the warm-up today, under the deployment's and
+   * its own pacing, and this month's messages to people who have not replied against its budget.
+   */
+  async function withSending(record: SessionRecord) {
     const now = Date.now();
-    const [own, sending] = await Promise.all([
+    const [own, sending, unreplied] = await Promise.all([
       deps.sessions.pacing(record.sessionId),
       deps.sessions.sending(record.sessionId, now),
+      deps.sessions.unreplied(record.sessionId, now),
     ]);
-    const today = warmupToday(mergePacing(defaults, own), sending.firstSendAt, now);
-    if (!today) return record;
-    return {
+    const { ownBudget } = unreplied;
+    const account = ownBudget !== undefined ? { unrepliedBudgetPerMonth: ownBudget } : {};
+    const budget = sendLimitsFor(limitDefaults, account, {}).unrepliedBudget;
+    const withUnreplied = {
       ...record,
+      unreplied: {
+        month: unreplied.month,
+        sent: unreplied.sends,
+        budget,
+        ...(ownBudget !== undefined ? { ownBudget } : {}),
+        reached: budget > 0 && unreplied.sends >= budget,
+      },
+    };
+    const today = warmupToday(mergePacing(defaults, own), sending.firstSendAt, now);
+    if (!today) return withUnreplied;
+    return {
+      ...withUnreplied,
       warmup: {
         day: today.day,
         todayCap: today.cap,
@@ -115,7 +171,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = a
         response: { 200: Type.Array(Session) },
       },
     },
-    async () => Promise.all((await deps.sessions.list()).map(withWarmup)),
+    async () => Promise.all((await deps.sessions.list()).map(withSending)),
   );
 
   app.get(
@@ -128,7 +184,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = a
         response: { 200: Session, ...errors(400, 404) },
       },
     },
-    async (request) => withWarmup(await existing(request.params.sessionId)),
+    async (request) => withSending(await existing(request.params.sessionId)),
   );
 
   app.post(
@@ -150,7 +206,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = a
       const options = proxy === undefined ? {} : { proxy: validProxy(proxy) };
       if (!(await deps.sessions.add(sessionId, options)))
         throw new HttpError(409, `session ${sessionId} already exists`);
-      return reply.status(201).send(await withWarmup(await existing(sessionId)));
+      return reply.status(201).send(await withSending(await existing(sessionId)));
     },
   );
 
@@ -173,7 +229,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = a
       const proxy = validProxy(request.body.proxy);
       await existing(sessionId);
       await deps.sessions.setProxy(sessionId, proxy);
-      return withWarmup(await existing(sessionId));
+      return withSending(await existing(sessionId));
     },
   );
 
@@ -212,7 +268,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = a
       const { sessionId } = request.params;
       await existing(sessionId);
       await deps.sessions.restartWarmup(sessionId);
-      return withWarmup(await existing(sessionId));
+      return withSending(await existing(sessionId));
     },
   );
 
@@ -304,6 +360,52 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = a
       if (problems.length > 0) throw new HttpError(400, `invalid pacing: ${problems.join("; ")}`);
       await deps.sessions.setPacing(sessionId, request.body);
       return request.body;
+    },
+  );
+
+  app.put(
+    "/api/sessions/:sessionId/unreplied-budget",
+    {
+      schema: {
+        tags: ["sessions"],
+        summary: "Set this account's monthly budget of messages to people who have not replied",
+        description:
+          "WhatsApp caps how many messages an account sends in a month to people who have not replied " +
+          "(its threshold is not published). Once this month's count (UTC) reaches the budget, the account " +
+          "takes no new recipients from its blasts (it pauses on them, and the rest of each pool carries on); " +
+          "numbers that wrote to it are never counted nor refused. 0 turns the budget off for this account; " +
+          "DELETE falls back to the deployment's UNREPLIED_BUDGET_PER_MONTH.",
+        params: SessionParams,
+        body: UnrepliedBudgetBody,
+        response: { 200: Session, ...errors(400, 404) },
+      },
+    },
+    async (request) => {
+      const { sessionId } = request.params;
+      const { perMonth } = request.body;
+      await existing(sessionId);
+      const problems = validateUnrepliedBudget(perMonth);
+      if (problems.length > 0) throw new HttpError(400, `invalid budget: ${problems.join("; ")}`);
+      await deps.sessions.setUnrepliedBudget(sessionId, perMonth);
+      return withSending(await existing(sessionId));
+    },
+  );
+
+  app.delete(
+    "/api/sessions/:sessionId/unreplied-budget",
+    {
+      schema: {
+        tags: ["sessions"],
+        summary: "Use the deployment's unreplied budget for this account again (UNREPLIED_BUDGET_PER_MONTH)",
+        params: SessionParams,
+        response: { 200: Session, ...errors(400, 404) },
+      },
+    },
+    async (request) => {
+      const { sessionId } = request.params;
+      await existing(sessionId);
+      await deps.sessions.setUnrepliedBudget(sessionId, undefined);
+      return withSending(await existing(sessionId));
     },
   );
 

@@ -7,6 +7,7 @@
 // - every change of consent is logged to CONSENT_EVENTS.
 // Each step is idempotent (message ids, first-reply marks, set semantics), so a redelivery after a
 // crash repeats nothing a person or a counter would notice.
+import { createHash } from "node:crypto";
 import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { decide } from "../../../shared/domain/blast.ts";
@@ -28,6 +29,7 @@ import type { BlastProjection } from "../../../shared/redis/projection.ts";
 import type { SuppressionList } from "../../../shared/redis/suppression.ts";
 
 const RETRY_DELAY_MS = 5000;
+const MAX_RETRY_DELAY_MS = 10 * 60_000;
 
 export interface InboundProcessorDeps {
   readonly nats: Nats;
@@ -38,6 +40,18 @@ export interface InboundProcessorDeps {
   readonly replyWindowMs: number;
   readonly log: Logger;
   readonly onConsent?: (change: ConsentEvent["type"], sessionId: string) => void;
+  /** What to answer an opt-out or opt-in with, from the account it reached; nothing when unset. */
+  readonly confirmations?: { readonly optout?: string; readonly optin?: string };
+  /** Has the account send one message at its pace; throws when it could not (retried later). */
+  readonly sendReply?: (sessionId: string, to: string, text: string, messageId: string) => Promise<void>;
+  /** Records that a confirmation went out; false when it already had (a redelivered message). */
+  readonly claimConfirmation?: (sessionId: string, messageId: string) => Promise<boolean>;
+  readonly releaseConfirmation?: (sessionId: string, messageId: string) => Promise<void>;
+}
+
+/** Our id for the confirmation answering one inbound message: the same on every retry. */
+export function confirmationIdFor(sessionId: string, inboundMessageId: string): string {
+  return `WC${createHash("sha256").update(`${sessionId}:${inboundMessageId}`).digest("hex").slice(0, 20).toUpperCase()}`;
 }
 
 /** What one inbound message led to, for tests and logs. */
@@ -94,8 +108,14 @@ export class InboundProcessor {
       await this.handle(event);
       msg.ack();
     } catch (err) {
-      this.deps.log.warn({ err, seq: msg.seq }, "inbound message not processed; retrying");
-      msg.nak(RETRY_DELAY_MS);
+      // Longer and longer: a confirmation waiting for an account that is down for hours must not
+      // spin through the queue every few seconds.
+      const delay = Math.min(
+        RETRY_DELAY_MS * 2 ** Math.min(msg.info.deliveryCount - 1, 10),
+        MAX_RETRY_DELAY_MS,
+      );
+      this.deps.log.warn({ err, seq: msg.seq, retryInMs: delay }, "inbound message not processed; retrying");
+      msg.nak(delay);
     }
   }
 
@@ -168,6 +188,7 @@ export class InboundProcessor {
         { type: "consent.optout", data: { ...data, reason: `keyword ${keywordForm(text)}` } },
       ]);
       this.deps.onConsent?.("consent.optout", sessionId);
+      await this.confirm(event, this.deps.confirmations?.optout);
       return "consent.optout";
     }
     const entry = await suppression.get(phone);
@@ -183,6 +204,25 @@ export class InboundProcessor {
     await suppression.remove([phone]);
     await appendConsentEvents(this.deps.nats.js, [{ type: "consent.optin", data }]);
     this.deps.onConsent?.("consent.optin", sessionId);
+    await this.confirm(event, this.deps.confirmations?.optin);
     return "consent.optin";
+  }
+
+  /**
+   * Answers the person from the account they wrote to, once per message of theirs: the claim is
+   * taken before sending and given back if the send fails, so a retry sends it and a redelivery
+   * after it went out does not.
+   */
+  private async confirm(event: InboundEvent, text: string | undefined): Promise<void> {
+    const { sendReply, claimConfirmation, releaseConfirmation } = this.deps;
+    const { sessionId, messageId, phone } = event.data;
+    if (!text || !phone || !sendReply || !claimConfirmation || !releaseConfirmation) return;
+    if (!(await claimConfirmation(sessionId, messageId))) return;
+    try {
+      await sendReply(sessionId, phone, text, confirmationIdFor(sessionId, messageId));
+    } catch (err) {
+      await releaseConfirmation(sessionId, messageId);
+      throw err;
+    }
   }
 }

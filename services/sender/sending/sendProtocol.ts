@@ -11,7 +11,9 @@
 // A send WhatsApp refused because it is restricting the account (463), or one the account could
 // not even write (its session not open, its socket gone), left nothing with anyone: its claim is
 // released and its work handed back, so another account of the pool sends it (or this one, once
-// back) instead of the recipient being written off.
+// back) instead of the recipient being written off. A recipient the claim refused because the
+// account reached its budget of messages to people who have not replied is handed back the same
+// way, untried (there is no claim to release): the recipient is the pool's, not this account's.
 // The stores and the transport are ports, so every branch is tested without servers.
 import type { RecipientOutcome } from "../../../shared/domain/blast.ts";
 import type { SendWork } from "../../../shared/messages/sendWork.ts";
@@ -28,10 +30,11 @@ export interface Settlement {
   readonly job: SendJob;
   readonly outcome: RecipientOutcome;
   /**
-   * How it settled: sent (or failed) now, found in doubt, found settled by an earlier attempt, or
-   * refused by WhatsApp and handed back to be sent by another account (not settled at all).
+   * How it settled: sent (or failed) now, found in doubt, found settled by an earlier attempt,
+   * refused by WhatsApp and handed back to be sent by another account (not settled at all), or
+   * handed back untried because the account is over its unreplied budget (not settled either).
    */
-  readonly how: "attempted" | "in_doubt" | "already_settled" | "released";
+  readonly how: "attempted" | "in_doubt" | "already_settled" | "released" | "over_budget";
   /** WhatsApp refused the send because it is restricting the account (463). */
   readonly restricted: boolean;
   /** Nothing reached WhatsApp, for a reason of the account's, not the recipient's. */
@@ -39,7 +42,10 @@ export interface Settlement {
 }
 
 export interface SendProtocolPorts {
-  /** One round trip for the whole batch: each recipient's idempotency claim and receipt mapping. */
+  /**
+   * One round trip for the whole batch: each recipient's idempotency claim and receipt mapping,
+   * with every per-recipient check (opt-out, frequency cap, unreplied budget) in the same step.
+   */
   claim(jobs: readonly SendJob[]): Promise<ClaimResult[]>;
   /** Number check, typing and the send. A throw is a failed send, settled as such. */
   send(job: SendJob): Promise<SendResult>;
@@ -54,6 +60,9 @@ export interface SendProtocolPorts {
   /** Hands the job's work message back to the queue for another attempt; not awaited. */
   retry(job: SendJob): void;
 }
+
+/** The outcome a recipient over the account's unreplied budget is reported with (never recorded). */
+export const OVER_UNREPLIED_BUDGET = "over_unreplied_budget";
 
 /** Refused or never written because of the account: nothing reached the recipient. */
 function refused(s: Settlement): boolean {
@@ -113,12 +122,16 @@ export async function runSendProtocol(
   const claims = await ports.claim(jobs);
   const toSend: SendJob[] = [];
   const known: Settlement[] = [];
+  const overBudget: Settlement[] = [];
   jobs.forEach((job, i) => {
     const claim = claims[i];
     if (!claim) throw new Error(`no claim for recipient ${job.work.idx}`);
     if (claim.kind === "claimed") toSend.push(job);
     else if (claim.kind === "settled") {
       known.push({ job, outcome: claim.outcome, how: "already_settled", restricted: false, handBack: false });
+    } else if (claim.kind === "over_budget") {
+      const outcome = { kind: "failed", reason: OVER_UNREPLIED_BUDGET } as const;
+      overBudget.push({ job, outcome, how: "over_budget", restricted: false, handBack: true });
     } else {
       known.push({ job, outcome: { kind: "in_doubt" }, how: "in_doubt", restricted: false, handBack: false });
     }
@@ -136,6 +149,6 @@ export async function runSendProtocol(
   ]);
   if (settlements.length > 0) await ports.record(settlements);
   for (const s of settlements) ports.ack(s.job);
-  for (const s of released) ports.retry(s.job);
-  return [...settlements, ...released];
+  for (const s of [...released, ...overBudget]) ports.retry(s.job);
+  return [...settlements, ...released, ...overBudget];
 }

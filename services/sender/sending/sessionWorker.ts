@@ -1,13 +1,19 @@
 // Drains one account's share of the blasts whose pool it is in, at the account's pace: it picks a
 // running blast round-robin, waits until pacing allows, takes a batch (one message when the account
 // is paced one message at a time), and hands it to the send protocol (./sendProtocol.ts). It only
-// schedules; what happens to each recipient is the protocol's. An account WhatsApp restricts, or
-// whose sends keep failing, pauses itself on its blasts, and the rest of its pool carries on.
+// schedules; what happens to each recipient is the protocol's. An account WhatsApp restricts,
+// whose sends keep failing, or that reached its budget of messages to people who have not replied,
+// pauses itself on its blasts, and the rest of its pool carries on.
 import { createHash } from "node:crypto";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { decide, isTerminal, settledOutcome, type ActiveBlastState } from "../../../shared/domain/blast.ts";
 import { typingDurationMs, type PacingPolicy } from "../../../shared/domain/pacing.ts";
+import {
+  unrepliedBudgetReason,
+  unrepliedMonthOf,
+  type SendLimits,
+} from "../../../shared/domain/sendLimits.ts";
 import { decodeSendWork } from "../../../shared/messages/sendWork.ts";
 import type { Nats } from "../../../shared/nats/connection.ts";
 import { appendEvents } from "../../../shared/nats/eventLog.ts";
@@ -35,6 +41,12 @@ const FAILURE_BURST = 10;
 /** How long a worker waits for its own pause to reach the projection before it goes on. */
 const PROJECTION_WAIT_MS = 10_000;
 
+/** How one blast is sent from this account: its pace, and the limits its claims enforce. */
+export interface BlastSending {
+  readonly policy: PacingPolicy;
+  readonly limits: SendLimits;
+}
+
 export interface SessionWorkerDeps {
   readonly sessionId: string;
   readonly owner: string;
@@ -44,8 +56,11 @@ export interface SessionWorkerDeps {
   /** Where sent messages are remembered so that replies find their recipient. */
   readonly conversations: Conversations;
   readonly connection: SessionConnection;
-  /** The pacing for a blast on this session: defaults, then the session's, then the blast's settings. */
-  readonly policyFor: (blastId: string) => Promise<PacingPolicy>;
+  /**
+   * The pacing and send limits for a blast on this session: the deployment's, then the session's,
+   * then the blast's settings.
+   */
+  readonly sendingFor: (blastId: string) => Promise<BlastSending>;
   readonly pacer: SendPacer;
   readonly numbers: NumberCheck;
   /** How long a message may stay unacked before JetStream redelivers it (after a crash). */
@@ -139,7 +154,8 @@ export class SessionWorker {
     for (let i = 0; i < runnable.length && this.running; i++) {
       const blast = runnable[(this.rotation + i) % runnable.length];
       if (!blast) continue;
-      const policy = await this.deps.policyFor(blast.blastId);
+      const sending = await this.deps.sendingFor(blast.blastId);
+      const { policy } = sending;
       const wait = await this.waitBeforeNextSend(policy);
       if (wait > 0) {
         // Waking at least every half minute lets pause, cancel and new settings take effect.
@@ -154,7 +170,7 @@ export class SessionWorker {
       const msgs = await work.take(batch);
       if (msgs.length === 0) continue;
       this.rotation = (this.rotation + i + 1) % runnable.length;
-      if (await this.process(msgs, policy)) this.slot = undefined;
+      if (await this.process(msgs, sending)) this.slot = undefined;
       return true;
     }
     return false;
@@ -189,7 +205,7 @@ export class SessionWorker {
   }
 
   /** Returns true when a message was actually attempted, so the pace delay applies. */
-  private async process(msgs: readonly JsMsg[], policy: PacingPolicy): Promise<boolean> {
+  private async process(msgs: readonly JsMsg[], sending: BlastSending): Promise<boolean> {
     const jobs: Array<SendJob & { msg: JsMsg }> = [];
     for (const msg of msgs) {
       try {
@@ -220,7 +236,7 @@ export class SessionWorker {
     const startedAt = performance.now();
     let settlements: Settlement[];
     try {
-      settlements = await runSendProtocol(jobs, this.portsFor(state, policy, msgOf), jobs.length);
+      settlements = await runSendProtocol(jobs, this.portsFor(state, sending, msgOf), jobs.length);
     } finally {
       clearInterval(heartbeat);
     }
@@ -231,6 +247,8 @@ export class SessionWorker {
       for (let i = 0; i < attempted.length; i++) this.deps.metrics.sendDuration(this.deps.sessionId, seconds);
     }
     for (const s of settlements) {
+      // Untried, and said once for the batch below.
+      if (s.how === "over_budget") continue;
       if (s.how === "in_doubt")
         this.deps.log.warn({ blastId: s.job.work.blastId, idx: s.job.work.idx }, "send in doubt");
       if (s.how === "released") {
@@ -247,24 +265,43 @@ export class SessionWorker {
     for (const s of attempted) {
       if (await this.watchHealth(s)) break;
     }
+    const overBudget = settlements.filter((s) => s.how === "over_budget").length;
+    if (overBudget > 0) {
+      // Those recipients went back to the pool; the account takes none until it is resumed.
+      const reason = unrepliedBudgetReason(sending.limits.unrepliedBudget, unrepliedMonthOf(Date.now()));
+      this.deps.log.warn(
+        { sessionId: this.deps.sessionId, handedBack: overBudget, reason },
+        "pausing the account on its blasts",
+      );
+      await this.pauseAccount(reason);
+    }
     return attempted.length > 0;
   }
 
   /** The protocol's ports, bound to Redis, the transport and the event log for one blast's batch. */
   private portsFor(
     state: ActiveBlastState,
-    policy: PacingPolicy,
+    { policy, limits }: BlastSending,
     msgOf: ReadonlyMap<SendJob, JsMsg>,
   ): SendProtocolPorts {
     const { deps } = this;
     const { blastId } = state;
+    // A release undoes the claim's count in the month the claim was made in.
+    let claimedAt = Date.now();
     return {
-      claim: (jobs) =>
-        deps.idempotency.claimAll(
+      claim: (jobs) => {
+        claimedAt = Date.now();
+        return deps.idempotency.claimAll(
           blastId,
           jobs.map((j) => ({ idx: j.work.idx, phone: j.work.phone, messageId: j.messageId })),
           deps.owner,
-        ),
+          claimedAt,
+          {
+            ...(limits.countFrequency ? { frequency: { cap: limits.frequencyCap } } : {}),
+            unreplied: { sessionId: deps.sessionId, budget: limits.unrepliedBudget },
+          },
+        );
+      },
       send: (job) => this.attempt(job, policy),
       settle: async (settlements) => {
         const attempts = settlements.filter((s) => s.how === "attempted").length;
@@ -294,7 +331,8 @@ export class SessionWorker {
       release: (jobs) =>
         deps.idempotency.releaseAll(
           blastId,
-          jobs.map((j) => j.work.idx),
+          jobs.map((j) => ({ idx: j.work.idx, phone: j.work.phone })),
+          { sessionId: deps.sessionId, claimedAt },
         ),
       ack: (job) => msgOf.get(job)?.ack(),
       retry: (job) => msgOf.get(job)?.nak(),

@@ -1,11 +1,12 @@
 // One session this sender holds the lease on: its WhatsApp connection, what the connection reports
-// (status and QR to the gateway, receipts to the log, inbound messages counted), the worker that
-// drains its share of blasts, and its command subscription. Stopping it lets the batch in hand
-// settle before the socket closes.
+// (status and QR to the gateway, receipts to the log, inbound messages counted, WhatsApp's cap on
+// messages to new chats acted on), the worker that drains its share of blasts, and its command
+// subscription. Stopping it lets the batch in hand settle before the socket closes.
 import type { Subscription } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import QRCode from "qrcode";
 import { mergePacing, type PacingPolicy } from "../../../shared/domain/pacing.ts";
+import { sendLimitsFor, type SendLimitDefaults } from "../../../shared/domain/sendLimits.ts";
 import type { QrUpdateMessage, SessionStatusMessage } from "../../../shared/messages/sessionEvents.ts";
 import type { Nats } from "../../../shared/nats/connection.ts";
 import type { Lease } from "../../../shared/nats/sessionLeases.ts";
@@ -20,10 +21,29 @@ import type { ReceiptRecorder } from "../receipts.ts";
 import type { InboundObserver, SendObserver } from "../senderMetrics.ts";
 import type { SendPacer } from "../sendPacer.ts";
 import { SessionWorker } from "../sending/sessionWorker.ts";
-import type { SessionConnection, StatusUpdate, Transport } from "../transports/transport.ts";
+import type {
+  NewChatMessageCap,
+  SendResult,
+  SessionConnection,
+  StatusUpdate,
+  Transport,
+} from "../transports/transport.ts";
 import { answerSessionCommands } from "./sessionCommands.ts";
 
 const encoder = new TextEncoder();
+/** Longer than this to the account's next slot and a confirmation is tried again later instead. */
+const MAX_REPLY_WAIT_MS = 60_000;
+
+/** What the session says of WhatsApp's cap on messages to new chats, in words its owner can act on. */
+function newChatMessageCapReason(cap: NewChatMessageCap): string {
+  const figures =
+    cap.used !== undefined && cap.quota !== undefined ? ` (${cap.used} of ${cap.quota} this cycle)` : "";
+  if (cap.status !== "capped") {
+    return `WhatsApp warns this account is near its cap on messages to people who have not replied${figures}`;
+  }
+  const until = cap.cycleEndsAt ? ` until ${cap.cycleEndsAt.toISOString()}` : "";
+  return `WhatsApp capped this account's messages to people who have not replied${figures}${until}; wait before resuming`;
+}
 
 /** What running a session needs, shared by every session of the sender. */
 export interface SessionRunDeps {
@@ -39,6 +59,8 @@ export interface SessionRunDeps {
   readonly transport: Transport;
   /** The deployment's default pacing (from config). */
   readonly pacing: PacingPolicy;
+  /** The deployment's frequency cap and unreplied budget (from config). */
+  readonly limits: SendLimitDefaults;
   readonly pacer: SendPacer;
   readonly numbers: NumberCheck;
   readonly ackWaitMs: number;
@@ -50,6 +72,10 @@ export interface SessionRunDeps {
 
 export class RunningSession {
   status: StatusUpdate["status"] = "idle";
+  /** The connection's last report, repeated with a new reason when WhatsApp warns about its cap. */
+  private lastUpdate: StatusUpdate = { status: "idle" };
+  /** WhatsApp said it capped the account's messages to new chats, and has not said otherwise since. */
+  private newChatCapped = false;
   private readonly connection: SessionConnection;
   private readonly worker: SessionWorker;
   private readonly commands: Subscription;
@@ -95,6 +121,7 @@ export class RunningSession {
               ),
             );
         },
+        onNewChatMessageCap: (cap) => this.onNewChatMessageCap(cap),
       },
       { leaseToken: lease.token, ...(proxy ? { proxy } : {}) },
     );
@@ -106,12 +133,16 @@ export class RunningSession {
       idempotency: deps.idempotency,
       conversations: deps.conversations,
       connection: this.connection,
-      policyFor: async (blastId) =>
-        mergePacing(
-          deps.pacing,
-          await deps.registry.pacing(sessionId),
-          await deps.projection.pacing(blastId),
-        ),
+      sendingFor: async (blastId) => {
+        const [own, blast] = await Promise.all([
+          deps.registry.sendingSettings(sessionId),
+          deps.projection.sendingSettings(blastId),
+        ]);
+        return {
+          policy: mergePacing(deps.pacing, own.pacing, blast.pacing),
+          limits: sendLimitsFor(deps.limits, own, blast),
+        };
+      },
       pacer: deps.pacer,
       numbers: deps.numbers,
       ackWaitMs: deps.ackWaitMs,
@@ -121,7 +152,27 @@ export class RunningSession {
       onRestricted: (reason) => this.publishStatus({ status: "restricted", reason }),
       metrics: deps.metrics,
     });
-    this.commands = answerSessionCommands(deps.nats, deps.owner, sessionId, this.connection);
+    this.commands = answerSessionCommands(deps.nats, deps.owner, sessionId, this.connection, (to, text, id) =>
+      this.sendPacedReply(to, text, id),
+    );
+  }
+
+  /**
+   * A message outside any blast (a consent confirmation), sent when the account's pacing allows
+   * and counted on it like a blast message, so it never makes the account send faster.
+   */
+  private async sendPacedReply(to: string, text: string, messageId: string): Promise<SendResult> {
+    const { deps } = this;
+    if (this.stopped || this.status !== "open") return { ok: false, reason: "session_not_open" };
+    const policy = mergePacing(deps.pacing, await deps.registry.pacing(this.sessionId));
+    const slot = await deps.pacer.nextSlot(this.sessionId, policy);
+    const wait = slot.at - Date.now();
+    if (wait > MAX_REPLY_WAIT_MS)
+      return { ok: false, reason: `paced: next slot in ${Math.round(wait / 1000)} s` };
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const result = await this.connection.send(to, text, messageId);
+    if (result.ok) await deps.pacer.recordSends(this.sessionId, 1, policy);
+    return result;
   }
 
   /** One of this account's blasts changed: its worker looks for work now. */
@@ -141,6 +192,7 @@ export class RunningSession {
     // A session this sender gave up (lease lost, handed over) is no longer its to report.
     if (this.stopped) return;
     this.status = update.status;
+    this.lastUpdate = update;
     this.publishStatus(update);
     if (update.status === "logged_out") {
       // Unlinked: nothing will send from it until someone scans again, so its pools route around it.
@@ -151,6 +203,37 @@ export class RunningSession {
           this.deps.log.warn({ err, sessionId: this.sessionId }, "could not pause account"),
         );
     }
+  }
+
+  /**
+   * WhatsApp capped the account's messages to people who have not replied: treated like a
+   * restriction (the account pauses on its blasts and reports `restricted`), since whatever it
+   * would send next to a new number is what WhatsApp holds against it. A warning is only said, and
+   * so is the cap's end: the account's blasts wait for someone to resume it, as after a 463.
+   */
+  private onNewChatMessageCap(cap: NewChatMessageCap): void {
+    if (this.stopped) return;
+    const { log } = this.deps;
+    if (cap.status === "none") {
+      if (!this.newChatCapped) return;
+      this.newChatCapped = false;
+      log.info({ sessionId: this.sessionId }, "WhatsApp lifted its cap on messages to new chats");
+      const reason = "WhatsApp lifted its cap on messages to people who have not replied; resume the account";
+      if (this.status === "open") this.publishStatus({ ...this.lastUpdate, reason });
+      return;
+    }
+    const reason = newChatMessageCapReason(cap);
+    if (cap.status !== "capped") {
+      log.warn({ sessionId: this.sessionId, cap }, "WhatsApp warns about the new-chat message cap");
+      if (this.status === "open") this.publishStatus({ ...this.lastUpdate, reason });
+      return;
+    }
+    log.warn({ sessionId: this.sessionId, cap }, "WhatsApp capped messages to new chats");
+    this.newChatCapped = true;
+    this.publishStatus({ ...this.lastUpdate, status: "restricted", reason });
+    this.worker
+      .pauseAccount(reason)
+      .catch((err: unknown) => log.warn({ err, sessionId: this.sessionId }, "could not pause account"));
   }
 
   publishStatus(update: StatusUpdate): void {

@@ -1,9 +1,13 @@
-// Answers the gateway's commands for one session (connect, logout, pairing code) over NATS
-// request/reply; only the sender that runs the session is subscribed, so it is the one that answers.
+// Answers commands for one session over NATS request/reply: the gateway's (connect, logout,
+// pairing code) and the inbound processor's (reply: a consent confirmation to send from this
+// account). Only the sender that runs the session is subscribed, so it is the one that answers.
 import type { Msg, Subscription } from "@nats-io/transport-node";
 import type { Nats } from "../../../shared/nats/connection.ts";
 import { subjects } from "../../../shared/nats/topology.ts";
-import type { SessionConnection } from "../transports/transport.ts";
+import type { SendResult, SessionConnection } from "../transports/transport.ts";
+
+/** Sends one message from the account at its pace (a consent confirmation). */
+export type PacedReply = (to: string, text: string, messageId: string) => Promise<SendResult>;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -13,15 +17,21 @@ export function answerSessionCommands(
   owner: string,
   sessionId: string,
   connection: SessionConnection,
+  reply: PacedReply,
 ): Subscription {
   return nats.nc.subscribe(subjects.sessionCommands(sessionId), {
     callback: (err, msg) => {
-      if (!err) void answer(owner, connection, msg);
+      if (!err) void answer(owner, connection, reply, msg);
     },
   });
 }
 
-async function answer(owner: string, connection: SessionConnection, msg: Msg): Promise<void> {
+async function answer(
+  owner: string,
+  connection: SessionConnection,
+  pacedReply: PacedReply,
+  msg: Msg,
+): Promise<void> {
   const what = msg.subject.split(".").at(-1);
   const reply = (body: object) => msg.respond(encoder.encode(JSON.stringify({ owner, ...body })));
   try {
@@ -30,9 +40,36 @@ async function answer(owner: string, connection: SessionConnection, msg: Msg): P
     else if (what === "pairing-code") {
       const { phone } = JSON.parse(decoder.decode(msg.data)) as { phone: string };
       return void reply({ ok: true, code: await connection.requestPairingCode(phone) });
+    } else if (what === "reply") {
+      const { to, text, messageId } = JSON.parse(decoder.decode(msg.data)) as Record<string, string>;
+      if (!to || !text || !messageId)
+        return void reply({ ok: false, error: "reply needs to, text and messageId" });
+      const sent = await pacedReply(to, text, messageId);
+      return void reply(sent.ok ? { ok: true } : { ok: false, error: sent.reason });
     } else return void reply({ ok: false, error: `unknown command ${what}` });
     reply({ ok: true });
   } catch (err) {
     reply({ ok: false, error: (err as Error).message });
   }
+}
+
+/**
+ * Asks whichever sender runs the session to send one message at the account's pace; throws when
+ * no sender runs it or the send did not happen, so the caller can try again later.
+ */
+export async function requestPacedReply(
+  nats: Nats,
+  sessionId: string,
+  to: string,
+  text: string,
+  messageId: string,
+): Promise<void> {
+  const answer = await nats.nc.request(
+    subjects.sessionCommand(sessionId, "reply"),
+    encoder.encode(JSON.stringify({ to, text, messageId })),
+    // The owner may wait up to a minute for the account's next slot.
+    { timeout: 75_000 },
+  );
+  const { ok, error } = JSON.parse(decoder.decode(answer.data)) as { ok: boolean; error?: string };
+  if (!ok) throw new Error(`confirmation not sent from ${sessionId}: ${error ?? "unknown error"}`);
 }

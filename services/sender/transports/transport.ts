@@ -37,12 +37,28 @@ export interface InboundMessage {
   readonly sentAt: Date;
 }
 
+/**
+ * WhatsApp's own standing of the account against its monthly cap on messages to people who have
+ * not replied ("new chats"), as WhatsApp pushes it: warnings as the account nears the cap, then
+ * `capped`. The threshold is WhatsApp's and unpublished; the figures come only when it sends them.
+ */
+export interface NewChatMessageCap {
+  readonly status: "none" | "first_warning" | "second_warning" | "capped";
+  /** Messages WhatsApp counted in the current cycle, and the cycle's quota, when it says. */
+  readonly used?: number;
+  readonly quota?: number;
+  /** When WhatsApp's current cycle ends, when it says. */
+  readonly cycleEndsAt?: Date;
+}
+
 export interface SessionListener {
   onStatus(update: StatusUpdate): void;
   onQr(qr: string): void;
   /** `to` is the recipient's E.164 number; absent when WhatsApp named them by a LID the client cannot map. */
   onReceipt(receipt: { messageId: string; to?: string; status: ReceiptStatus }): void;
   onInbound(message: InboundMessage): void;
+  /** WhatsApp told the account where it stands against its cap on messages to new chats. */
+  onNewChatMessageCap(cap: NewChatMessageCap): void;
 }
 
 export type MediaKind = "image" | "video" | "document" | "audio";

@@ -161,6 +161,58 @@ describe("blast API", () => {
     assert.deepEqual(formView.sessionIds, ["s2", "s1"]);
   });
 
+  it("takes a frequency cap of the blast's own, or none, from JSON or a form, and refuses an unusable one", async () => {
+    const start = await snapshot();
+    const one = [{ phone: "+12025550140" }];
+    const bad: Array<[unknown, RegExp]> = [
+      [{ max: 0, periodHours: 24 }, /frequencyCap/],
+      [{ max: 1, periodHours: 745 }, /frequencyCap/],
+      [{ max: 1 }, /frequencyCap/],
+      [{ max: 1, periodHours: 24, perNumber: true }, /frequencyCap/],
+      ["weekly", /frequencyCap/],
+    ];
+    for (const [frequencyCap, message] of bad) {
+      const res = await post({ sessionId: "s1", message: "hi", recipients: one, frequencyCap });
+      assert.equal(res.statusCode, 400, `${JSON.stringify(frequencyCap)} -> ${res.body}`);
+      assert.match(res.json<{ message: string }>().message, message);
+    }
+    const badForm = multipart(
+      { sessionId: "s1", message: "hi", frequencyCap: '{"max":-1,"periodHours":24}' },
+      { field: "recipientsFile", filename: "l.csv", data: "phone\n+12025550140\n" },
+    );
+    assert.equal((await gw.inject({ method: "POST", url: "/api/blasts", ...badForm })).statusCode, 400);
+    await assertNothingMade(start);
+
+    const settingsOf = (blastId: string) =>
+      eventually(async () => {
+        const r = await gw.inject({ url: `/api/blasts/${blastId}` });
+        return r.statusCode === 200 ? gw.projection.sendingSettings(blastId) : undefined;
+      });
+    const capped = await post({
+      sessionId: "s1",
+      message: "hi",
+      recipients: one,
+      frequencyCap: { max: 2, periodHours: 168 },
+    });
+    assert.equal(capped.statusCode, 202, capped.body);
+    assert.deepEqual(await settingsOf(capped.json<{ blastId: string }>().blastId), {
+      pacing: {},
+      frequencyCap: { max: 2, periodHours: 168 },
+    });
+    const form = multipart(
+      { sessionId: "s1", message: "hi", frequencyCap: "null" },
+      { field: "recipientsFile", filename: "l.csv", data: "phone\n+12025550141\n" },
+    );
+    const uncapped = await gw.inject({ method: "POST", url: "/api/blasts", ...form });
+    assert.equal(uncapped.statusCode, 202, uncapped.body);
+    assert.deepEqual(await settingsOf(uncapped.json<{ blastId: string }>().blastId), {
+      pacing: {},
+      frequencyCap: null,
+    });
+    const plain = await post({ sessionId: "s1", message: "hi", recipients: one });
+    assert.deepEqual(await settingsOf(plain.json<{ blastId: string }>().blastId), { pacing: {} });
+  });
+
   it("spools uploads to disk and removes them once answered, accepted or refused", async () => {
     const spool = await mkdtemp(join(tmpdir(), "wa-blast-spool-"));
     const before = process.env.TMPDIR;

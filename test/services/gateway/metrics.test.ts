@@ -1,11 +1,12 @@
 // /metrics is valid Prometheus text, needs the API key like every route, and its figures follow
-// what happens: requests, WebSocket clients, queued work, session states and recipients by outcome
-// (replies too).
+// what happens: requests, WebSocket clients, queued work, session states, recipients by outcome
+// (replies too) and each account's messages this month to people who have not replied.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
 import type { BlastEvent } from "../../../shared/domain/blast.ts";
 import { appendEvents } from "../../../shared/nats/eventLog.ts";
+import { IdempotencyRecords } from "../../../shared/redis/idempotency.ts";
 import { TEST_API_KEY, startGatewayWithServers, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
 import { eventually } from "../../harness/platform.ts";
 import { parsePrometheus, type Sample } from "../../harness/prometheusText.ts";
@@ -52,6 +53,20 @@ describe("metrics", () => {
     assert.equal(value(samples, "wa_blast_sessions", { status: "open" }), 0);
     assert.equal(value(samples, "wa_blast_queue_lag_messages", { session_id: "s1" }), 0);
     assert.equal(value(samples, "wa_blast_websocket_clients"), 0);
+    assert.equal(types.get("wa_blast_unreplied_messages"), "gauge");
+    assert.equal(value(samples, "wa_blast_unreplied_messages", { session_id: "s1" }), 0);
+  });
+
+  it("shows each account's messages this month to people who have not replied", async () => {
+    const claimAt = Date.now();
+    await new IdempotencyRecords(gw.redis, "wa:").claimAll(
+      "b-unreplied",
+      [0, 1].map((idx) => ({ idx, phone: `+1202555040${idx}`, messageId: `m-unreplied-${idx}` })),
+      "sender-a",
+      claimAt,
+      { unreplied: { sessionId: "s1", budget: 0 } },
+    );
+    assert.equal(value((await scrape()).samples, "wa_blast_unreplied_messages", { session_id: "s1" }), 2);
   });
 
   it("counts WebSocket clients while they are connected", async () => {

@@ -1,12 +1,14 @@
 // Account health through the API (app.inject on real NATS and Redis): the proxy is set when adding
 // a session or later, validated with a reason and stored only when valid, and shown masked in
 // every answer while no log line ever holds its password; the warm-up is set with the session's
-// pacing, shown with the session (day, today's cap, sent today) and can start over.
+// pacing, shown with the session (day, today's cap, sent today) and can start over; the month's
+// messages to people who have not replied are shown against the deployment's or the session's budget.
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { SendPacer } from "../../../services/sender/sendPacer.ts";
 import { createLogger } from "../../../shared/log/logger.ts";
+import { IdempotencyRecords } from "../../../shared/redis/idempotency.ts";
 import { SessionRegistry } from "../../../shared/redis/sessions.ts";
 import { dataKeyCount, startGatewayWithServers, type GatewayUnderTest } from "../../harness/gatewayApp.ts";
 
@@ -27,6 +29,7 @@ interface SessionView {
     startedAt?: string;
     nextDayAt?: string;
   };
+  unreplied: { month: string; sent: number; budget: number; ownBudget?: number; reached: boolean };
 }
 
 describe("session proxy and warm-up API", () => {
@@ -44,7 +47,7 @@ describe("session proxy and warm-up API", () => {
     });
     // A deployment-wide ramp of 10 on day 1, so a session with no settings of its own shows one.
     gw = await startGatewayWithServers(
-      { WARMUP_FIRST_DAY: "10", SEND_PER_DAY: "1000" },
+      { WARMUP_FIRST_DAY: "10", SEND_PER_DAY: "1000", UNREPLIED_BUDGET_PER_MONTH: "500" },
       {},
       createLogger("gateway", "trace", sink),
     );
@@ -171,5 +174,64 @@ describe("session proxy and warm-up API", () => {
       assert.equal(res.statusCode, 400, JSON.stringify(warmup));
     }
     assert.deepEqual((await call("GET", "/api/sessions/fresh/pacing")).json(), { warmup: null });
+  });
+
+  it("shows the month's messages to people who have not replied against the deployment's or the session's budget", async () => {
+    assert.equal((await call("POST", "/api/sessions", { sessionId: "budgeted" })).statusCode, 201);
+    const month = new Date().toISOString().slice(0, 7);
+    const unreplied = async () => (await call("GET", "/api/sessions/budgeted")).json<SessionView>().unreplied;
+    assert.deepEqual(await unreplied(), { month, sent: 0, budget: 500, reached: false });
+    // Three people who never wrote to the account, claimed by its sender.
+    const claims = await new IdempotencyRecords(gw.redis, "wa:").claimAll(
+      "b-budget",
+      [0, 1, 2].map((idx) => ({ idx, phone: `+1202555030${idx}`, messageId: `m-budget-${idx}` })),
+      "sender-a",
+      Date.now(),
+      { unreplied: { sessionId: "budgeted", budget: 500 } },
+    );
+    assert.equal(claims.filter((c) => c.kind === "claimed").length, 3);
+
+    const set = await call("PUT", "/api/sessions/budgeted/unreplied-budget", { perMonth: 3 });
+    assert.equal(set.statusCode, 200, set.body);
+    assert.deepEqual(set.json<SessionView>().unreplied, {
+      month,
+      sent: 3,
+      budget: 3,
+      ownBudget: 3,
+      reached: true,
+    });
+    const listed = (await call("GET", "/api/sessions")).json<SessionView[]>();
+    assert.equal(listed.find((s) => s.sessionId === "budgeted")?.unreplied.reached, true);
+    const off = await call("PUT", "/api/sessions/budgeted/unreplied-budget", { perMonth: 0 });
+    assert.deepEqual(off.json<SessionView>().unreplied, {
+      month,
+      sent: 3,
+      budget: 0,
+      ownBudget: 0,
+      reached: false,
+    });
+    assert.deepEqual(await registry.sendingSettings("budgeted"), { pacing: {}, unrepliedBudgetPerMonth: 0 });
+    const fallback = await call("DELETE", "/api/sessions/budgeted/unreplied-budget");
+    assert.deepEqual(fallback.json<SessionView>().unreplied, { month, sent: 3, budget: 500, reached: false });
+
+    for (const payload of [
+      { perMonth: -1 },
+      { perMonth: 1.5 },
+      { perMonth: "ten" },
+      { perMonth: 1, extra: 1 },
+      {},
+    ]) {
+      const res = await call("PUT", "/api/sessions/budgeted/unreplied-budget", payload);
+      assert.equal(res.statusCode, 400, JSON.stringify(payload));
+    }
+    assert.equal(
+      (await call("PUT", "/api/sessions/ghost/unreplied-budget", { perMonth: 1 })).statusCode,
+      404,
+    );
+    assert.deepEqual(
+      await registry.sendingSettings("budgeted"),
+      { pacing: {} },
+      "a refused update changes nothing",
+    );
   });
 });

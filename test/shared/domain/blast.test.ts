@@ -167,6 +167,29 @@ describe("blast decider", () => {
       .thenThrows("invalid", /listed twice/);
   });
 
+  it("create carries the blast's own frequency cap, or its choice of none, and refuses an unusable one", () => {
+    const createdWith = (frequencyCap: { max: number; periodHours: number } | null) =>
+      decide({ ...create(1), frequencyCap } as BlastCommand, { status: "none" })[0];
+    assert.deepEqual(createdWith({ max: 2, periodHours: 168 })?.data, {
+      blastId: "b1",
+      sessionIds: ["s1"],
+      template: "hi",
+      total: 1,
+      rejected: 2,
+      duplicates: 1,
+      createdAt: at,
+      frequencyCap: { max: 2, periodHours: 168 },
+    });
+    const off = createdWith(null);
+    assert.equal(off?.type === "blast.created" ? off.data.frequencyCap : "missing", null);
+    given()
+      .when({ ...create(1), frequencyCap: { max: 0, periodHours: 24 } } as BlastCommand)
+      .thenThrows("invalid", /frequencyCap.max/);
+    given()
+      .when({ ...create(1), frequencyCap: { max: 1, periodHours: 745 } } as BlastCommand)
+      .thenThrows("invalid", /frequencyCap.periodHours/);
+  });
+
   it("commands on a blast that does not exist are not_found", () => {
     for (const type of ["pause", "resume", "cancel", "complete"] as const) {
       given().when({ type, now }).thenThrows("not_found");

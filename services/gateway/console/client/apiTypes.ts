@@ -26,6 +26,19 @@ export interface Session {
   proxy?: string;
   /** The warm-up ramp today; absent when the account has none. */
   warmup?: WarmupStatus;
+  /** This month's messages to people who have not replied, against the account's budget. */
+  unreplied: UnrepliedStatus;
+}
+
+export interface UnrepliedStatus {
+  /** The calendar month counted, UTC: `YYYY-MM`. */
+  month: string;
+  sent: number;
+  /** 0: no budget. */
+  budget: number;
+  /** The account's own budget; absent: the deployment's applies. */
+  ownBudget?: number;
+  reached: boolean;
 }
 
 export interface WarmupStatus {

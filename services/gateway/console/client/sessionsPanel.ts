@@ -1,7 +1,8 @@
 /// <reference lib="dom" />
 // Sessions: live status per WhatsApp account, connect with a QR code that is replaced as it
 // rotates (or a pairing code), log out, and add an account; its health too: the proxy it connects
-// through (the password only ever typed, never shown) and its warm-up ramp today.
+// through (the password only ever typed, never shown), its warm-up ramp today, and this month's
+// messages to people who have not replied against its budget.
 import type { QrUpdateMessage, Session, SessionPacing, SessionStatusMessage } from "./apiTypes.ts";
 import { el, notice, replaceChildren } from "./elements.ts";
 import { api, messageOf } from "./gatewayApi.ts";
@@ -26,14 +27,23 @@ function warmupText(session: Session): string {
   return `Warm-up day ${w.day}${started}: ${w.sentToday} of ${w.todayCap} in the last 24 h`;
 }
 
-/** The account's proxy and warm-up: what they are now, and the forms that change them. */
+function unrepliedText(session: Session): string {
+  const u = session.unreplied;
+  const counted = `To people who have not replied (${u.month}, UTC): ${u.sent}`;
+  if (u.budget === 0) return `${counted}, no budget`;
+  return `${counted} of ${u.budget}${u.reached ? ": budget reached, only people who replied are sent" : ""}`;
+}
+
+/** The account's proxy, warm-up and unreplied budget: what they are now, and the forms that change them. */
 function healthSection(session: Session, message: ReturnType<typeof notice>) {
   const path = `/api/sessions/${encodeURIComponent(session.sessionId)}`;
   const proxyLine = el("p", { class: "proxy meta" });
   const warmupLine = el("p", { class: "warmup meta" });
+  const unrepliedLine = el("p", { class: "unreplied meta" });
   const show = (s: Session) => {
     proxyLine.textContent = s.proxy ? `Proxy: ${s.proxy}` : "Proxy: none (direct connection)";
     warmupLine.textContent = warmupText(s);
+    unrepliedLine.textContent = unrepliedText(s);
   };
   show(session);
   const refresh = () =>
@@ -83,6 +93,16 @@ function healthSection(session: Session, message: ReturnType<typeof notice>) {
     value: 2,
     title: "each day's cap is the day before's times this",
   });
+  const budget = el("input", {
+    type: "number",
+    name: "unrepliedBudget",
+    class: "unreplied-budget",
+    min: 0,
+    value: session.unreplied.ownBudget ?? session.unreplied.budget,
+    title: "messages a month to people who have not replied (0: no budget)",
+  });
+  const putBudget = (perMonth: number) =>
+    api(`${path}/unreplied-budget`, { method: "PUT", json: { perMonth } });
   /** The pacing endpoint replaces all of the account's settings: keep the others as they are. */
   const putWarmup = async (warmup: SessionPacing["warmup"]) => {
     const own = await api<SessionPacing>(`${path}/pacing`);
@@ -91,7 +111,7 @@ function healthSection(session: Session, message: ReturnType<typeof notice>) {
   const settings = el(
     "details",
     { class: "health-settings" },
-    el("summary", {}, "Proxy and warm-up"),
+    el("summary", {}, "Proxy, warm-up and budget"),
     el(
       "div",
       { class: "actions" },
@@ -142,8 +162,32 @@ function healthSection(session: Session, message: ReturnType<typeof notice>) {
         "Restart",
       ),
     ),
+    el(
+      "div",
+      { class: "actions" },
+      el("label", { class: "inline" }, "Unreplied a month", budget),
+      el(
+        "button",
+        {
+          type: "button",
+          class: "set-unreplied-budget secondary",
+          onclick: () => act(putBudget(Number(budget.value)), "Budget set"),
+        },
+        "Set budget",
+      ),
+      el(
+        "button",
+        {
+          type: "button",
+          class: "unreplied-budget-default secondary",
+          onclick: () =>
+            act(api(`${path}/unreplied-budget`, { method: "DELETE" }), "The deployment's budget applies"),
+        },
+        "Default",
+      ),
+    ),
   );
-  return { nodes: [proxyLine, warmupLine, settings], refresh };
+  return { nodes: [proxyLine, warmupLine, unrepliedLine, settings], refresh };
 }
 
 function sessionCard(session: Session): { node: HTMLElement; live: LiveSubscription } {

@@ -1,8 +1,9 @@
 // A real WhatsApp account through Baileys 7: one socket per session, its auth state in Redis
 // (fenced by the session lease), connection updates mapped to session statuses, reconnects with
 // capped backoff, sends (text and media) confirmed by WhatsApp's server ack (an error ack such as
-// 463 is a failure the worker can act on), and receipts and replies mapped back to phone numbers
-// whether WhatsApp addressed them by number or by LID. An account with a proxy reaches WhatsApp
+// 463 is a failure the worker can act on), receipts and replies mapped back to phone numbers
+// whether WhatsApp addressed them by number or by LID, and WhatsApp's warnings and cap on messages
+// to people who have not replied passed on to the sender. An account with a proxy reaches WhatsApp
 // (socket and media) only through it, and a proxy that cannot be reached is said so in its status.
 import type { ClientRequest, IncomingMessage } from "node:http";
 import type { Agent } from "node:https";
@@ -18,6 +19,7 @@ import makeWASocket, {
 } from "@whiskeysockets/baileys";
 import { phoneOfJid, toJid } from "./addressing.ts";
 import { inboundOf } from "./inboundMessages.ts";
+import { newChatMessageCapOf } from "./newChatMessageCap.ts";
 import { receiptsOf } from "./receiptStanzas.ts";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -211,6 +213,13 @@ class BaileysSession implements SessionConnection {
     // Both kinds: "notify" is live, "append" what people sent while this socket was offline (a
     // STOP sent during a restart must not be lost). History comes as messaging-history.set instead.
     sock.ev.on("messages.upsert", ({ messages }) => void this.onMessages(sock, messages));
+    // WhatsApp's monthly cap on messages to people who have not replied: warnings, then the cap.
+    sock.ev.on("message-capping.update", (info) => {
+      if (this.sock !== sock) return;
+      const cap = newChatMessageCapOf(info);
+      if (cap) this.listener.onNewChatMessageCap(cap);
+      else this.log.warn({ info }, "message capping update not understood");
+    });
     sock.ws.on("CB:ack,class:message", (node: BinaryNode) => {
       const id = node.attrs.id;
       if (!id) return;

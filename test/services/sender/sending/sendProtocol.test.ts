@@ -179,6 +179,45 @@ describe("send protocol", () => {
     assert.deepEqual(then.steps, ["claim 0", "send 0", "release 0", "retry 0"]);
   });
 
+  it("a recipient the claim settled frequency_capped is recorded with that outcome, never sent or resettled", async () => {
+    const capped: ClaimResult = { kind: "settled", outcome: { kind: "failed", reason: "frequency_capped" } };
+    const then = await given([capped, claimed]).when({});
+    assert.deepEqual(then.steps, ["claim 0,1", "send 1", "settle 1", "record 0,1", "ack 0", "ack 1"]);
+    assert.deepEqual(
+      (then.recordedWith[0] ?? []).map((s) => [s.job.work.idx, s.how, s.outcome]),
+      [
+        [0, "already_settled", { kind: "failed", reason: "frequency_capped" }],
+        [1, "attempted", { kind: "sent", messageId: "M1" }],
+      ],
+    );
+  });
+
+  it("a recipient over the account's unreplied budget is neither sent, settled nor recorded: handed back untried", async () => {
+    const over: ClaimResult = { kind: "over_budget" };
+    const then = await given([claimed, over, over]).when({});
+    // Nothing was claimed for them, so nothing is released: their work goes back to the pool.
+    assert.deepEqual(then.steps, [
+      "claim 0,1,2",
+      "send 0",
+      "settle 0",
+      "record 0",
+      "ack 0",
+      "retry 1",
+      "retry 2",
+    ]);
+    assert.deepEqual(outcomesOf(then.result), [
+      [0, "attempted", "sent"],
+      [1, "over_budget", "failed"],
+      [2, "over_budget", "failed"],
+    ]);
+    assert.ok(then.result.filter((s) => s.how === "over_budget").every((s) => s.handBack && !s.restricted));
+  });
+
+  it("a batch wholly over the unreplied budget touches nothing but the queue", async () => {
+    const then = await given([{ kind: "over_budget" }]).when({});
+    assert.deepEqual(then.steps, ["claim 0", "retry 0"]);
+  });
+
   it("a failed claim sends nothing and acks nothing: the batch is redelivered", async () => {
     const then = await given([claimed, claimed]).when({ failClaim: true });
     assert.ok(then.error instanceof Error);

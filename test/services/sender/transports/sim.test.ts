@@ -59,6 +59,7 @@ function listenerRecording(): { listener: SessionListener; inbound: InboundMessa
       onQr: () => undefined,
       onReceipt: () => undefined,
       onInbound: (message) => inbound.push(message),
+      onNewChatMessageCap: () => undefined,
     },
   };
 }

@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { describe, it } from "node:test";
 import QRCode from "qrcode";
+import { NewChatMessageCappingStatusType as CappingStatus } from "@whiskeysockets/baileys";
 import type { FakeWhatsAppOptions } from "../../../../fakeWhatsApp/fakeWhatsAppServer.ts";
 import { buildHistorySync } from "../../../../fakeWhatsApp/historySync.ts";
 import { linkByQr, transportSessionSuite, type TransportSession } from "./transportSession.ts";
@@ -283,5 +284,32 @@ describe("Baileys transport against the fake WhatsApp", { timeout: 120_000 }, ()
       const [delivered] = await wa.waitForMessages(1);
       assert.equal(delivered?.id, "MEDIA-RETRIED-1");
       assert.ok(delivered?.media?.bytes?.equals(image));
+    }));
+
+  it("passes on WhatsApp's warnings and cap on messages to people who have not replied, with its figures", () =>
+    withLinkedSession({}, async ({ wa, journal }) => {
+      assert.equal(
+        wa.notifyNewChatMessageCap(ACCOUNT, {
+          capping_status: CappingStatus.FIRST_WARNING,
+          used_quota: 40,
+          total_quota: 50,
+        }),
+        1,
+      );
+      const warned = await journal.waitFor(() => journal.newChatMessageCaps[0], "the warning");
+      assert.deepEqual(warned, { status: "first_warning", used: 40, quota: 50 });
+      wa.notifyNewChatMessageCap(ACCOUNT, {
+        capping_status: CappingStatus.CAPPED,
+        used_quota: 50,
+        total_quota: 50,
+        cycle_end_timestamp: "1798761600",
+      });
+      const capped = await journal.waitFor(() => journal.newChatMessageCaps[1], "the cap");
+      assert.deepEqual(capped, {
+        status: "capped",
+        used: 50,
+        quota: 50,
+        cycleEndsAt: new Date("2027-01-01T00:00:00.000Z"),
+      });
     }));
 });

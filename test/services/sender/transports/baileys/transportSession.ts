@@ -11,6 +11,7 @@ import {
 import { claimAuthFence } from "../../../../../services/sender/transports/baileys/redisAuthState.ts";
 import type {
   InboundMessage,
+  NewChatMessageCap,
   ReceiptStatus,
   SessionConnection,
   SessionListener,
@@ -39,6 +40,7 @@ export class ListenerJournal implements SessionListener {
   readonly qrs: string[] = [];
   readonly receipts: Receipt[] = [];
   readonly inbound: InboundMessage[] = [];
+  readonly newChatMessageCaps: NewChatMessageCap[] = [];
   private readonly waiters = new Set<() => void>();
 
   onStatus(update: StatusUpdate): void {
@@ -55,6 +57,10 @@ export class ListenerJournal implements SessionListener {
   }
   onInbound(message: InboundMessage): void {
     this.inbound.push(message);
+    this.changed();
+  }
+  onNewChatMessageCap(cap: NewChatMessageCap): void {
+    this.newChatMessageCaps.push(cap);
     this.changed();
   }
 

@@ -103,6 +103,7 @@ describe("upgrade from Baileys 6.7.24", () => {
         onQr: (q) => qrs.push(q),
         onReceipt: () => undefined,
         onInbound: () => undefined,
+        onNewChatMessageCap: () => undefined,
       },
       { leaseToken: 2 },
     );
