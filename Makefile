@@ -9,7 +9,7 @@ TESTS := $(shell find test -name '*.test.ts' -not -path '*/chaos/*' | sort)
 .PHONY: help install system-deps test-deps up down test check unit format lint typecheck compose-check replay chaos audit
 
 help:
-	@echo "make up      run NATS, Redis, gateway, projector and sender locally (Ctrl-C stops them)"
+	@echo "make up      run NATS, Redis, gateway, projector, sender and webhooks locally (Ctrl-C stops them)"
 	@echo "make test    format check, lint, typecheck and every test (real NATS and Redis, started per test)"
 	@echo "make down    stop the NATS and Redis servers that 'make up' started"
 	@echo "make replay  rebuild the Redis counters from the event log"

@@ -1,6 +1,6 @@
 // `make up`: starts nats-server (JetStream, file storage) and redis-server (AOF) under var/ when
-// nothing answers on their configured ports, then runs gateway, projector and sender with their
-// output prefixed. Ctrl-C stops everything it started; data stays in var/.
+// nothing answers on their configured ports, then runs gateway, projector, sender and webhooks
+// with their output prefixed. Ctrl-C stops everything it started; data stays in var/.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, openSync } from "node:fs";
@@ -116,7 +116,7 @@ if (process.argv.includes("--replay")) {
   const child = spawn("node", ["--import", "tsx", "services/projector/replay.ts"], { stdio: "inherit" });
   child.on("exit", (code) => process.exit(code ?? 1));
 } else {
-  const services = ["gateway", "projector", "sender"];
+  const services = ["gateway", "projector", "sender", "webhooks"];
   const children = services.map((name) => {
     const child = spawn("node", ["--import", "tsx", `services/${name}/main.ts`], {
       stdio: ["ignore", "pipe", "pipe"],

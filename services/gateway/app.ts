@@ -18,6 +18,7 @@ import { authRoutes } from "./routes/auth.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 import { suppressionRoutes } from "./routes/suppression.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 import { consoleRoutes } from "./console/consoleRoutes.ts";
 import { createGatewayMetrics } from "./metrics/gatewayMetrics.ts";
 import { QueueMonitor } from "./queues/queueMonitor.ts";
@@ -74,6 +75,7 @@ export async function buildApp(
         { name: "campaigns", description: "Saved recipient segments" },
         { name: "sessions", description: "WhatsApp accounts" },
         { name: "suppression", description: "Numbers that opted out: never sent a blast" },
+        { name: "webhooks", description: "Signed HTTP callbacks for blast, reply and consent events" },
         { name: "health", description: "Liveness, readiness and metrics" },
         { name: "admin", description: "JetStream queues, advisories and dead letters" },
         { name: "auth", description: "The web console's sign-in" },
@@ -92,6 +94,7 @@ export async function buildApp(
   await app.register(campaignRoutes, { deps });
   await app.register(blastRoutes, { deps });
   await app.register(suppressionRoutes, { deps });
+  await app.register(webhookRoutes, { deps });
   const monitor = new QueueMonitor(
     deps.nats,
     projectedPools(deps.projection),

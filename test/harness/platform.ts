@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, type Servers } from "./servers.ts";
 
-export type ServiceName = "gateway" | "projector" | "sender";
+export type ServiceName = "gateway" | "projector" | "sender" | "webhooks";
 
 export interface RunningService {
   readonly name: ServiceName;
@@ -99,7 +99,7 @@ export async function startPlatform(servers: Servers, env: Record<string, string
       running.add(service);
       child.once("exit", () => running.delete(service));
       if (name === "gateway") await waitForHttp(`${platform.baseUrl}/readyz`, service);
-      else await waitForLog(service, name === "sender" ? "sender ready" : "projector ready");
+      else await waitForLog(service, `${name} ready`);
       return service;
     },
     running: () => [...running],

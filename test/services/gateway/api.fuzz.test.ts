@@ -34,6 +34,15 @@ const ROUTES: ReadonlyArray<readonly [string, string]> = [
   ["POST", "/api/sessions/{id}/connect"],
   ["POST", "/api/sessions/{id}/logout"],
   ["POST", "/api/sessions/{id}/pairing-code"],
+  ["POST", "/api/webhooks"],
+  ["GET", "/api/webhooks"],
+  ["GET", "/api/webhooks/{id}"],
+  ["PATCH", "/api/webhooks/{id}"],
+  ["DELETE", "/api/webhooks/{id}"],
+  ["POST", "/api/webhooks/{id}/rotate-secret"],
+  ["GET", "/api/webhooks/{id}/deliveries"],
+  ["POST", "/api/webhooks/{id}/deliveries/{id}/redeliver"],
+  ["POST", "/api/webhooks/{id}/test"],
   ["GET", "/api/admin/queues"],
   ["POST", "/api/admin/dead-letters/{id}/{id}/retry"],
   ["POST", "/api/admin/dead-letters/{id}/{id}/discard"],
@@ -164,6 +173,14 @@ const plausible = fc
         campaignId: fc.constantFrom("c1", "c2"),
       },
       { requiredKeys: ["name"] },
+    ),
+    fc.record(
+      {
+        url: fc.constantFrom("https://8.8.8.8/hook", "http://127.0.0.1/", "https://u:p@8.8.8.8/", "ftp://x/"),
+        events: fc.constantFrom(["recipient.sent"], [], ["nope"], ["recipient.sent", "recipient.sent"]),
+        enabled: fc.boolean(),
+      },
+      { requiredKeys: ["url", "events"] },
     ),
   )
   .map((value) => JSON.stringify(value));

@@ -7,6 +7,8 @@ import type { ImportProgress } from "../../blasts/blastCommands.ts";
 import type { BlastReply } from "../../../../shared/redis/projection.ts";
 import type { PacingOverrides } from "../../../../shared/domain/pacing.ts";
 import type { QrUpdateMessage, SessionStatusMessage } from "../../../../shared/messages/sessionEvents.ts";
+import type { DeliveryEntry } from "../../../../shared/redis/webhookDeliveries.ts";
+import type { WebhookView } from "../../webhooks/webhookCommands.ts";
 
 export type { QrUpdateMessage, SessionStatusMessage };
 /** A recipient's first reply (GET /api/blasts/:id/replies). */
@@ -129,3 +131,9 @@ export interface SuppressionChange {
   duplicates: number;
   rejected: { count: number; sample: RejectedRow[] };
 }
+
+/** A webhook endpoint (GET /api/webhooks): never its secret. */
+export type Webhook = WebhookView & { queued?: number; dead?: number };
+
+/** One event in an endpoint's delivery log (GET /api/webhooks/:id/deliveries). */
+export type WebhookDelivery = DeliveryEntry;

@@ -16,6 +16,7 @@ export function consoleNav(current: string): HTMLElement {
     link("/console#blasts", "Blasts"),
     link("/console#campaigns", "Campaigns"),
     link("/console#suppression", "Suppression"),
+    link("/console#webhooks", "Webhooks"),
     link("/admin/queues", "Queues"),
     el("a", { href: "/api/docs" }, "API docs"),
     el("button", { type: "button", class: "secondary sign-out", onclick: signOut }, "Sign out"),

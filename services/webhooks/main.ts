@@ -1,0 +1,48 @@
+// Wires the webhooks service: the fan-out from the source streams, and the delivery loops per
+// endpoint. Run as many as you like: they share the durable consumers.
+import { loadConfig, natsSecurityOf, redisTlsOf, webhookRetryPolicy } from "../../shared/config/config.ts";
+import { createLogger } from "../../shared/log/logger.ts";
+import { connectNats, ensureStreams } from "../../shared/nats/connection.ts";
+import { onStopSignal } from "../../shared/process/stopSignals.ts";
+import { connectRedis } from "../../shared/redis/connection.ts";
+import { DeliveryLog } from "../../shared/redis/webhookDeliveries.ts";
+import { WebhookEndpoints } from "../../shared/redis/webhooks.ts";
+import { DeliverySupervisor } from "./deliverySupervisor.ts";
+import { EndpointCatalog } from "./endpointCatalog.ts";
+import { WebhookFanOut } from "./fanOut.ts";
+import { WebhookClient } from "./webhookClient.ts";
+
+const config = loadConfig();
+const log = createLogger("webhooks", config.LOG_LEVEL);
+const nats = await connectNats(config.NATS_URL, "webhooks", natsSecurityOf(config));
+await ensureStreams(nats.jsm);
+const redis = connectRedis(config.REDIS_URL, redisTlsOf(config), log);
+const endpoints = new WebhookEndpoints(redis, config.REDIS_PREFIX);
+const client = new WebhookClient(
+  { allowPrivate: config.WEBHOOK_ALLOW_PRIVATE_TARGETS },
+  config.WEBHOOK_TIMEOUT_MS,
+);
+const fanOut = new WebhookFanOut({ nats, catalog: new EndpointCatalog(endpoints), log });
+const supervisor = new DeliverySupervisor({
+  nats,
+  endpoints,
+  deliveries: new DeliveryLog(redis, config.REDIS_PREFIX),
+  client,
+  retry: webhookRetryPolicy(config),
+  timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+  log,
+});
+await fanOut.start();
+await supervisor.start();
+log.info(
+  { allowPrivateTargets: config.WEBHOOK_ALLOW_PRIVATE_TARGETS, endpoints: supervisor.endpointIds().length },
+  "webhooks ready",
+);
+
+onStopSignal(async () => {
+  await supervisor.stop();
+  await fanOut.stop();
+  client.close();
+  await nats.nc.drain();
+  redis.disconnect();
+});
