@@ -1,7 +1,8 @@
 // People answering a blast, through the real Baileys client and the fake WhatsApp: replies are
 // counted on the blast (quoted or not, from a number WhatsApp names by LID too), "Stop" puts the
 // number on the suppression list so the next blast rejects it and a queued message never reaches
-// it, "don't stop" is only a reply, and START takes the person's own opt-out back.
+// it, "don't stop" is only a reply, and START takes the person's own opt-out back. A webhook
+// receiver is told of the messages and the opt-out, signed.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { decodeConsentEvent, type ConsentEvent } from "../../shared/messages/consentEvents.ts";
@@ -11,6 +12,7 @@ import { startFakeWhatsApp, type FakeWhatsApp } from "../fakeWhatsApp/fakeWhatsA
 import { eventually, startPlatform, untilBlastCompleted, type Platform } from "../harness/platform.ts";
 import { startServers, type Servers } from "../harness/servers.ts";
 import { hasStatus, isQr, watchSession } from "../harness/sessionWatch.ts";
+import { WebhookReceiver } from "../harness/webhookReceiver.ts";
 
 const ACCOUNT = "+15550003333";
 const LID_PERSON = "+12025550101";
@@ -38,6 +40,7 @@ describe("replies and opt-outs from people a blast reached", () => {
   let wa: FakeWhatsApp;
   let platform: Platform;
   let nats: Nats;
+  let receiver: WebhookReceiver;
 
   before(async () => {
     servers = await startServers();
@@ -52,10 +55,13 @@ describe("replies and opt-outs from people a blast reached", () => {
       SEND_MAX_DELAY_MS: "0",
       SEND_TYPING: "false",
       OPT_OUT_CONFIRMATION: CONFIRMATION,
+      WEBHOOK_ALLOW_PRIVATE_TARGETS: "true",
     });
     await platform.start("gateway");
     await platform.start("projector");
     await platform.start("sender");
+    await platform.start("webhooks");
+    receiver = await WebhookReceiver.start();
     nats = await connectNats(servers.nats.url, "consent-test");
     const watch = await watchSession(platform, "s1");
     try {
@@ -69,6 +75,7 @@ describe("replies and opt-outs from people a blast reached", () => {
   after(async () => {
     await nats?.nc.close();
     await platform?.stop();
+    await receiver?.close();
     await wa?.close();
     await servers?.dispose();
   });
@@ -118,6 +125,12 @@ describe("replies and opt-outs from people a blast reached", () => {
   }
 
   it("counts replies, quoted or not, and acts on an opt-out keyword and nothing else", async () => {
+    const hook = await post("/api/webhooks", {
+      url: receiver.url("/crm"),
+      events: ["inbound.message", "consent.optout", "recipient.replied"],
+    });
+    assert.equal(hook.status, 201, await hook.clone().text());
+    receiver.trust("/crm", ((await hook.json()) as { secret: string }).secret);
     const { blastId } = await blastTo([LID_PERSON, PLAIN_PERSON, CHATTY_PERSON]);
     await untilBlastCompleted(platform, blastId, 60_000);
     const ours = (phone: string) => wa.messagesTo(phone)[0]?.id ?? assert.fail(`nothing sent to ${phone}`);
@@ -155,6 +168,33 @@ describe("replies and opt-outs from people a blast reached", () => {
     assert.equal(optOuts[0]?.data.source, "keyword");
     assert.equal(optOuts[0]?.data.sessionId, "s1");
     assert.equal(optOuts[0]?.data.text, "Stop");
+
+    // The CRM behind the webhook hears of all three messages, the three replies and the opt-out.
+    const heard = async () => {
+      const types = receiver
+        .requestsTo("/crm")
+        .filter((r) => r.signatureValid)
+        .map((r) => r.type);
+      const count = (type: string) =>
+        new Set(
+          receiver
+            .requestsTo("/crm")
+            .filter((r) => r.type === type)
+            .map((r) => r.eventId),
+        ).size;
+      return count("inbound.message") === 3 &&
+        count("recipient.replied") === 3 &&
+        count("consent.optout") === 1
+        ? types
+        : undefined;
+    };
+    await eventually(heard, 30_000, "the webhook told of the messages and the opt-out");
+    assert.ok(
+      receiver.requestsTo("/crm").every((r) => r.signatureValid),
+      "every request signed",
+    );
+    const optOutHook = receiver.requestsTo("/crm").find((r) => r.type === "consent.optout");
+    assert.match(optOutHook?.body ?? "", new RegExp(`"phone":"\\${LID_PERSON}"`));
 
     // The results name the first reply of each recipient.
     const csv = await (await platform.api(`/api/blasts/${blastId}/results.csv`)).text();
