@@ -203,7 +203,11 @@ async function checkPool(deps: GatewayDeps, sessionIds: readonly string[]): Prom
  * blast is created once all are durable. Until then no worker takes any of it; a failure halfway
  * purges the work published so far, so nothing of a refused blast is ever sent.
  */
-export async function createBlast(deps: GatewayDeps, input: CreateBlastInput): Promise<CreateBlastResult> {
+export async function createBlast(
+  deps: GatewayDeps,
+  input: CreateBlastInput,
+  log?: WithdrawLog,
+): Promise<CreateBlastResult> {
   const blastId = newId("b");
   const work = new PipelinedPublisher(deps.nats.nc, { window: PUBLISH_WINDOW, ackTimeoutMs: ACK_TIMEOUT_MS });
   const workSubject = subjects.sendWork(blastId);
@@ -234,7 +238,7 @@ export async function createBlast(deps: GatewayDeps, input: CreateBlastInput): P
     await flush();
     await work.flush();
   } catch (err) {
-    if (published) await withdraw(deps, blastId).catch(() => undefined);
+    if (published) await withdrawOrRetry(deps, blastId, log);
     if (err instanceof HttpError || err instanceof ImportError || err instanceof TemplateError) throw err;
     throw new HttpError(503, `could not queue the blast: ${(err as Error).message}`);
   } finally {
@@ -259,7 +263,7 @@ export async function createBlast(deps: GatewayDeps, input: CreateBlastInput): P
   try {
     await appendEvents(deps.nats.js, decide(command, { status: "none" }));
   } catch (err) {
-    await withdraw(deps, blastId).catch(() => undefined);
+    await withdrawOrRetry(deps, blastId, log);
     throw new HttpError(503, `could not queue the blast: ${(err as Error).message}`);
   }
   return {
@@ -269,6 +273,44 @@ export async function createBlast(deps: GatewayDeps, input: CreateBlastInput): P
     duplicates: imported.duplicates,
     rejected: imported.rejected,
   };
+}
+
+/** How long a gateway keeps trying to withdraw a failed import while NATS is away. */
+const WITHDRAW_RETRY_FOR_MS = 30 * 60_000;
+
+/**
+ * Withdraws now, or, when NATS is the reason the import failed and cannot take the withdrawal
+ * either, keeps trying in the background (backing off to 30 s) until it can: work queued before
+ * the outage must not sit in SEND_WORK for good. The request's answer does not wait for it.
+ */
+async function withdrawOrRetry(deps: GatewayDeps, blastId: string, log?: WithdrawLog): Promise<void> {
+  try {
+    await withdraw(deps, blastId);
+    return;
+  } catch (err) {
+    log?.warn({ err, blastId }, "could not withdraw a failed import yet; retrying in the background");
+  }
+  const giveUpAt = Date.now() + WITHDRAW_RETRY_FOR_MS;
+  void (async () => {
+    for (let delay = 1000; Date.now() < giveUpAt; delay = Math.min(delay * 2, 30_000)) {
+      await new Promise((resolve) => setTimeout(resolve, delay).unref());
+      try {
+        await withdraw(deps, blastId);
+        log?.info({ blastId }, "failed import withdrawn");
+        return;
+      } catch {
+        // Still away: the next try will tell.
+      }
+    }
+    log?.error({ blastId }, "gave up withdrawing a failed import: purge send.*.<blastId> by hand");
+  })();
+}
+
+/** Where a withdrawal that has to wait reports. */
+export interface WithdrawLog {
+  warn(details: object, message: string): void;
+  info(details: object, message: string): void;
+  error(details: object, message: string): void;
 }
 
 /**

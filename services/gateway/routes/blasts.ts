@@ -180,7 +180,7 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
     async (request, reply) => {
       const input = blastInputOf(request.body, request.uploadedFile, request.headers["import-id"]);
       const { result, replayed } = await requests.once(request.headers["idempotency-key"], () =>
-        createBlast(deps, input),
+        createBlast(deps, input, request.log),
       );
       if (replayed) void reply.header("idempotent-replayed", "true");
       return reply.status(202).send(result);
