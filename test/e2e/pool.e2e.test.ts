@@ -113,7 +113,9 @@ describe("a blast over a pool of accounts", () => {
     assert.match(shown.bySession.s2?.paused ?? "", /logged out/);
     assert.equal(shown.bySession.s3?.paused, undefined);
     assert.equal(final.sent + final.failed + final.inDoubt, TOTAL, "every recipient has an outcome");
-    assert.equal(final.inDoubt, 0);
+    // A send cut by the logout itself (written, then the socket closed before WhatsApp's ack) is
+    // in doubt: it may have reached the person. Nothing else is.
+    assert.ok(final.inDoubt <= 1, `${final.inDoubt} in doubt`);
     const perAccount = POOL.reduce((n, id) => n + (shown.bySession[id]?.sent ?? 0), 0);
     assert.equal(perAccount, final.sent, "per-account figures add up to the blast's");
 
@@ -124,18 +126,20 @@ describe("a blast over a pool of accounts", () => {
     assert.equal(new Set(to).size, to.length, "no recipient messaged twice");
     const byRecipient = outcomeByRecipient(await eventsOf(nats, blastId));
     assert.equal(byRecipient.size, TOTAL);
-    // A send cut by the logout itself (written, then the socket closed before WhatsApp's ack) may
-    // fail; nothing else does. A send s2 could no longer write is handed on like a refused one.
-    const failed = [...byRecipient.values()].filter((o) => o.kind === "failed");
-    assert.ok(failed.length <= 1, `failed: ${JSON.stringify(failed)}`);
-    for (const f of failed) assert.equal(f.sessionId, "s2", JSON.stringify(f));
+    // Nothing fails: a send s2 could no longer write is handed on like a refused one, and one the
+    // logout cut after it was written is in doubt (on s2).
+    assert.equal(final.failed, 0);
+    const doubtful = [...byRecipient.values()].filter((o) => o.kind === "in_doubt");
+    for (const d of doubtful) assert.equal(d.sessionId, "s2", JSON.stringify(d));
     const refusals = wa.sent().filter((m) => m.error === "463");
     assert.ok(refusals.length >= 1, "WhatsApp refused s1 at least once");
     for (const refused of refusals) {
-      const cut = failed.some((f) => digits(f.phone) === refused.to);
+      const cut = doubtful.some((d) => digits(d.phone) === refused.to);
       assert.ok(to.includes(refused.to) || cut, `${refused.to} was sent by another account`);
     }
-    assert.equal(accepted.length, final.sent);
+    // WhatsApp took every message logged sent, and at most the one in doubt besides.
+    const inDoubtTaken = accepted.filter((m) => doubtful.some((d) => digits(d.phone) === m.to)).length;
+    assert.equal(accepted.length, final.sent + inDoubtTaken);
 
     for (const outcome of byRecipient.values()) {
       if (outcome.kind !== "sent") continue;

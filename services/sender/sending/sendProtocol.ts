@@ -95,6 +95,9 @@ async function attempt(ports: SendProtocolPorts, job: SendJob): Promise<Settleme
         handBack: false,
       };
     }
+    if (result.unconfirmed) {
+      return { job, outcome: { kind: "in_doubt" }, how: "attempted", restricted: false, handBack: false };
+    }
     const restricted = result.restricted === true;
     return {
       job,

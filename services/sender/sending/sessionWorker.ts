@@ -359,12 +359,13 @@ export class SessionWorker {
     // The session went down under the send: its status says so, and the send was not the account's fault.
     if (s.handBack && !s.restricted) return false;
     const numberProblem = outcome.kind === "failed" && outcome.reason === "not_on_whatsapp";
-    this.consecutiveFailures = outcome.kind === "failed" && !numberProblem ? this.consecutiveFailures + 1 : 0;
+    // A send WhatsApp never acked (in doubt) says as much about the account as a refused one.
+    this.consecutiveFailures = outcome.kind !== "sent" && !numberProblem ? this.consecutiveFailures + 1 : 0;
     let reason: string | undefined;
     if (s.restricted && outcome.kind === "failed") {
       reason = `WhatsApp is restricting this account (${outcome.reason}); wait before resuming`;
     } else if (this.consecutiveFailures >= FAILURE_BURST) {
-      reason = `${FAILURE_BURST} sends in a row failed (last: ${outcome.kind === "failed" ? outcome.reason : "?"})`;
+      reason = `${FAILURE_BURST} sends in a row failed (last: ${outcome.kind === "failed" ? outcome.reason : "no ack from WhatsApp"})`;
     }
     if (!reason) return false;
     this.consecutiveFailures = 0;

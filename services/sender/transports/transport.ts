@@ -89,6 +89,11 @@ export type SendResult =
        * its socket gone): the recipient is another account's to send, or this one's once back.
        */
       accountDown?: boolean;
+      /**
+       * Written for WhatsApp, but no ack came (the socket closed, or WhatsApp stayed silent): it
+       * may have been delivered, so it is in doubt, never failed and never sent again.
+       */
+      unconfirmed?: boolean;
     };
 
 export interface SessionConnection {

@@ -376,10 +376,12 @@ class BaileysSession implements SessionConnection {
       if (RESTRICTED_CODES.has(error)) {
         return { ok: false, reason: `restricted by WhatsApp (${error})`, restricted: true };
       }
-      return {
-        ok: false,
-        reason: error === "ack_timeout" ? "no ack from WhatsApp" : `whatsapp error ${error}`,
-      };
+      if (error === "ack_timeout" || error === "connection_closed") {
+        const reason =
+          error === "ack_timeout" ? "no ack from WhatsApp" : "connection closed before WhatsApp's ack";
+        return { ok: false, reason, unconfirmed: true };
+      }
+      return { ok: false, reason: `whatsapp error ${error}` };
     } finally {
       clearTimeout(timer);
       this.pendingAcks.delete(messageId);

@@ -155,6 +155,14 @@ describe("send protocol", () => {
     ]);
   });
 
+  it("a send written but never acked (the socket closed, WhatsApp silent) is in doubt, never failed", async () => {
+    const then = await given([claimed]).when({
+      send: async () => ({ ok: false, reason: "connection closed before WhatsApp's ack", unconfirmed: true }),
+    });
+    assert.deepEqual(then.steps, ["claim 0", "send 0", "settle 0", "record 0", "ack 0"]);
+    assert.deepEqual(outcomesOf(then.result), [[0, "attempted", "in_doubt"]]);
+  });
+
   it("a send the account could not write (its session went down) is handed back, not failed", async () => {
     const then = await given([claimed, claimed]).when({
       send: async (j) =>
