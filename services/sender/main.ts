@@ -91,7 +91,7 @@ const supervisor: SessionSupervisor = new SessionSupervisor({
   idempotency: new IdempotencyRecords(redis, config.REDIS_PREFIX),
   receipts: new ReceiptRecorder(redis, config.REDIS_PREFIX, nats, log),
   conversations,
-  inbound: new InboundLog(nats, log),
+  inbound: new InboundLog(nats, conversations, log),
   transport,
   pacing: pacingDefaults(config),
   limits: sendLimitDefaults(config),

@@ -152,12 +152,23 @@ export function webhookEventsOfBlastEvent(event: BlastEvent, position: SourcePos
 }
 
 export function webhookEventOfInbound(event: InboundEvent, position: SourcePosition): WebhookEvent {
-  const { sessionId, messageId, phone, fromJid, text, quotedMessageId, sentAt, receivedAt } = event.data;
+  const { sessionId, messageId, phone, fromJid, text, quotedMessageId, answers, sentAt, receivedAt } =
+    event.data;
   return {
     id: webhookEventId(position),
     type: "inbound.message",
     createdAt: receivedAt,
-    data: data({ sessionId, messageId, phone, fromJid, text, quotedMessageId, sentAt, receivedAt }),
+    data: data({
+      sessionId,
+      messageId,
+      phone,
+      fromJid,
+      text,
+      quotedMessageId,
+      ...(answers ? { blastId: answers.blastId, idx: answers.idx } : {}),
+      sentAt,
+      receivedAt,
+    }),
   };
 }
 

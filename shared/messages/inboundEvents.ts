@@ -18,6 +18,11 @@ export const InboundEventSchema = Type.Object({
     text: Type.String(),
     /** Our message id this one quotes, when it is a reply to one of ours. */
     quotedMessageId: Type.Optional(Type.String()),
+    /**
+     * The blast recipient it answers, found when it arrived (shared/domain/replyAttribution.ts);
+     * absent when it answers none, or was stored before attribution moved here.
+     */
+    answers: Type.Optional(Type.Object({ blastId: Type.String(), idx: Type.Integer({ minimum: 0 }) })),
     /** When the person sent it, by WhatsApp's clock. */
     sentAt: Type.String(),
     /** When our account received it. */

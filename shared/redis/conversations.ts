@@ -2,7 +2,8 @@
 // message each account sent each number (written when a send settles, kept for the reply window),
 // which numbers have written to an account, and which inbound messages are already processed.
 import type { Redis } from "ioredis";
-import type { SentMessageRef } from "../domain/replyAttribution.ts";
+import { isValidId } from "../domain/ids.ts";
+import { attributeReply, type SentMessageRef } from "../domain/replyAttribution.ts";
 import { appKeys } from "./keys.ts";
 
 const PROCESSED_TTL_SECONDS = 30 * 24 * 3600;
@@ -40,6 +41,31 @@ export class Conversations {
     const mapping = await this.redis.hgetall(this.keys.sentMessage(messageId));
     if (!mapping.blastId || mapping.idx === undefined || mapping.phone === undefined) return undefined;
     return { blastId: mapping.blastId, idx: Number(mapping.idx), phone: mapping.phone };
+  }
+
+  /**
+   * The blast recipient a person's message answers, by the rules of attributeReply: what it
+   * quotes, else the latest blast message to that number within the reply window.
+   */
+  async replyTarget(
+    sessionId: string,
+    phone: string | undefined,
+    quotedMessageId: string | undefined,
+    now: number,
+  ): Promise<{ blastId: string; idx: number } | undefined> {
+    // Quoted ids come from outside and name a Redis key: only ids shaped like ours are looked up.
+    const quoted =
+      quotedMessageId !== undefined && isValidId(quotedMessageId)
+        ? await this.sentMessage(quotedMessageId)
+        : undefined;
+    const lastSent = phone !== undefined ? await this.lastSent(sessionId, phone) : undefined;
+    return attributeReply({
+      phone,
+      ...(quoted ? { quoted } : {}),
+      ...(lastSent ? { lastSent } : {}),
+      now,
+      windowMs: this.replyWindowMs,
+    });
   }
 
   async markRepliedTo(sessionId: string, phone: string): Promise<void> {

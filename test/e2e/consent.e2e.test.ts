@@ -193,6 +193,12 @@ describe("replies and opt-outs from people a blast reached", () => {
       receiver.requestsTo("/crm").every((r) => r.signatureValid),
       "every request signed",
     );
+    // The inbound event names the blast recipient each message answers.
+    const inbound = receiver
+      .requestsTo("/crm")
+      .filter((r) => r.type === "inbound.message")
+      .map((r) => (JSON.parse(r.body) as { data: { phone?: string; blastId?: string } }).data);
+    for (const message of inbound) assert.equal(message.blastId, blastId, JSON.stringify(message));
     const optOutHook = receiver.requestsTo("/crm").find((r) => r.type === "consent.optout");
     assert.match(optOutHook?.body ?? "", new RegExp(`"phone":"\\${LID_PERSON}"`));
 

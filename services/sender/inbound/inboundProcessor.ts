@@ -13,7 +13,6 @@ import type { Logger } from "pino";
 import { decide } from "../../../shared/domain/blast.ts";
 import { keywordForm, type ConsentKeywordMatcher } from "../../../shared/domain/consentKeywords.ts";
 import { isValidId } from "../../../shared/domain/ids.ts";
-import { attributeReply } from "../../../shared/domain/replyAttribution.ts";
 import type { ConsentEvent } from "../../../shared/messages/consentEvents.ts";
 import { decodeInboundEvent, type InboundEvent } from "../../../shared/messages/inboundEvents.ts";
 import { appendConsentEvents } from "../../../shared/nats/consentLog.ts";
@@ -139,18 +138,9 @@ export class InboundProcessor {
   ): Promise<{ blastId: string; idx: number } | undefined> {
     const { conversations, projection } = this.deps;
     const { sessionId, phone, messageId, text, receivedAt } = event.data;
-    const quoted =
-      quotedMessageId !== undefined && isValidId(quotedMessageId)
-        ? await conversations.sentMessage(quotedMessageId)
-        : undefined;
-    const lastSent = phone !== undefined ? await conversations.lastSent(sessionId, phone) : undefined;
-    const target = attributeReply({
-      phone,
-      ...(quoted ? { quoted } : {}),
-      ...(lastSent ? { lastSent } : {}),
-      now: Date.parse(receivedAt),
-      windowMs: this.deps.replyWindowMs,
-    });
+    const target =
+      event.data.answers ??
+      (await conversations.replyTarget(sessionId, phone, quotedMessageId, Date.parse(receivedAt)));
     if (!target) return undefined;
     const state = await projection.state(target.blastId);
     if (state.status === "none") return undefined;
@@ -158,7 +148,7 @@ export class InboundProcessor {
       {
         type: "record_reply",
         idx: target.idx,
-        phone: phone ?? quoted?.phone ?? "",
+        phone: phone ?? "",
         sessionId,
         messageId,
         // decide cuts it to what a blast keeps, without splitting a character.
