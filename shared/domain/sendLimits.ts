@@ -83,6 +83,29 @@ export function unrepliedMonthOf(at: number): string {
 export function unrepliedBudgetReason(budget: number, month: string): string {
   return (
     `monthly budget of ${budget} messages to people who have not replied reached (${month}, UTC); ` +
-    "resume the account next month or after raising its budget"
+    "it resumes by itself next month or once its budget is raised"
   );
+}
+
+const BUDGET_REASON =
+  /^monthly budget of \d+ messages to people who have not replied reached \((\d{4}-\d{2}), UTC\)/;
+
+/** Whether an account's pause is its unreplied budget's. */
+export function isBudgetPause(reason: string): boolean {
+  return BUDGET_REASON.test(reason);
+}
+
+/**
+ * Whether an account paused with `reason` may take recipients again: the pause was the unreplied
+ * budget's, and since then the month has turned, or the budget was raised above what it sent or
+ * taken away. Any other pause (a restriction, a person's) is never lifted here.
+ */
+export function budgetPauseOver(
+  reason: string,
+  now: { readonly month: string; readonly sends: number; readonly budget: number },
+): boolean {
+  const paused = BUDGET_REASON.exec(reason);
+  if (!paused) return false;
+  if (paused[1] !== now.month) return true;
+  return now.budget === 0 || now.sends < now.budget;
 }

@@ -204,6 +204,12 @@ describe("frequency cap and unreplied budget in the running platform", () => {
       3,
       "the replier is not counted",
     );
+
+    // Raising the budget puts s1 back to work by itself (as the month turning would).
+    await send("PUT", "/api/sessions/s1/unreplied-budget", { perMonth: 10 });
+    const finished = await untilBlastCompleted(platform, followUp, 30_000);
+    assert.equal(finished.sent, 2);
+    assert.deepEqual((await sentWith("Follow-up")).map((l) => l.to).sort(), [replier, newcomer].sort());
   });
 
   /** The inbound processor has taken and acknowledged everything people wrote so far. */

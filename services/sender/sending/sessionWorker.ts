@@ -10,6 +10,8 @@ import type { Logger } from "pino";
 import { decide, isTerminal, settledOutcome, type ActiveBlastState } from "../../../shared/domain/blast.ts";
 import { typingDurationMs, type PacingPolicy } from "../../../shared/domain/pacing.ts";
 import {
+  budgetPauseOver,
+  isBudgetPause,
   unrepliedBudgetReason,
   unrepliedMonthOf,
   type SendLimits,
@@ -19,7 +21,7 @@ import type { Nats } from "../../../shared/nats/connection.ts";
 import { appendEvents } from "../../../shared/nats/eventLog.ts";
 import type { Conversations } from "../../../shared/redis/conversations.ts";
 import type { IdempotencyRecords } from "../../../shared/redis/idempotency.ts";
-import type { BlastProjection } from "../../../shared/redis/projection.ts";
+import type { BlastForAccount, BlastProjection } from "../../../shared/redis/projection.ts";
 import type { NumberCheck } from "../numberCheck.ts";
 import type { SendObserver } from "../senderMetrics.ts";
 import type { SendPacer } from "../sendPacer.ts";
@@ -33,6 +35,8 @@ export function messageIdFor(blastId: string, idx: number): string {
 }
 
 const IDLE_POLL_MS = 500;
+/** How often a budget pause is looked at again (a month turning, a budget raised). */
+const BUDGET_RECHECK_MS = 5000;
 const MAX_NAP_MS = 30_000;
 /** A computed send slot is kept (not redrawn with new jitter) until a send happens or this passes. */
 const SLOT_TTL_MS = 60_000;
@@ -61,6 +65,8 @@ export interface SessionWorkerDeps {
    * then the blast's settings.
    */
   readonly sendingFor: (blastId: string) => Promise<BlastSending>;
+  /** This month's messages from the account to people who have not replied. */
+  readonly unrepliedSends: () => Promise<{ month: string; sends: number }>;
   readonly pacer: SendPacer;
   readonly numbers: NumberCheck;
   /** How long a message may stay unacked before JetStream redelivers it (after a crash). */
@@ -89,6 +95,7 @@ export class SessionWorker {
   private rotation = 0;
   private wake: (() => void) | undefined;
   private consecutiveFailures = 0;
+  private budgetCheckedAt = 0;
   /** Sleeping because there was nothing to take (not because pacing holds the account back). */
   private idle = false;
   private slot: { at: number; reason: string; computedAt: number } | undefined;
@@ -150,6 +157,7 @@ export class SessionWorker {
     if (!this.deps.isOpen()) return false;
     const blasts = await this.deps.projection.activeBlasts(this.deps.sessionId);
     await this.forgetFinished(new Set(blasts.map((b) => b.blastId)));
+    await this.liftBudgetPauses(blasts);
     const runnable = blasts.filter((b) => b.status === "running" && b.accountPaused === undefined);
     for (let i = 0; i < runnable.length && this.running; i++) {
       const blast = runnable[(this.rotation + i) % runnable.length];
@@ -174,6 +182,34 @@ export class SessionWorker {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Puts the account back on the blasts its unreplied budget paused it on, once the month has
+   * turned or its budget was raised: nobody has to remember to resume it on the first of the month.
+   * Looked at now and then, and only while such a pause exists.
+   */
+  private async liftBudgetPauses(blasts: readonly BlastForAccount[]): Promise<void> {
+    const paused = blasts.filter((b) => b.accountPaused !== undefined && isBudgetPause(b.accountPaused));
+    if (paused.length === 0 || Date.now() - this.budgetCheckedAt < BUDGET_RECHECK_MS) return;
+    this.budgetCheckedAt = Date.now();
+    const { sessionId } = this.deps;
+    const { month, sends } = await this.deps.unrepliedSends();
+    const lifted: string[] = [];
+    for (const blast of paused) {
+      const { limits } = await this.deps.sendingFor(blast.blastId);
+      if (!budgetPauseOver(blast.accountPaused ?? "", { month, sends, budget: limits.unrepliedBudget }))
+        continue;
+      const state = await this.deps.projection.state(blast.blastId);
+      await appendEvents(this.deps.nats.js, decide({ type: "resume", sessionId, now: new Date() }, state));
+      lifted.push(blast.blastId);
+    }
+    if (lifted.length > 0) {
+      this.deps.log.info(
+        { sessionId, blasts: lifted, month, sends },
+        "unreplied budget allows sending again",
+      );
+    }
   }
 
   /** Milliseconds until the pacing policy lets this account send again (0: now). */

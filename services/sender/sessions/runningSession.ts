@@ -143,6 +143,10 @@ export class RunningSession {
           limits: sendLimitsFor(deps.limits, own, blast),
         };
       },
+      unrepliedSends: async () => {
+        const { month, sends } = await deps.registry.unreplied(sessionId, Date.now());
+        return { month, sends };
+      },
       pacer: deps.pacer,
       numbers: deps.numbers,
       ackWaitMs: deps.ackWaitMs,

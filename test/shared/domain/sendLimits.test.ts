@@ -3,6 +3,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  budgetPauseOver,
+  isBudgetPause,
   sendLimitsFor,
   unrepliedBudgetReason,
   unrepliedMonthOf,
@@ -71,5 +73,16 @@ describe("send limits", () => {
       unrepliedBudgetReason(300, "2026-11"),
       /^monthly budget of 300 messages to people who have not replied reached \(2026-11, UTC\)/,
     );
+  });
+  it("lifts a budget pause once the month turns or the budget is raised, and no other pause", () => {
+    const reason = unrepliedBudgetReason(3, "2026-11");
+    assert.equal(isBudgetPause(reason), true);
+    assert.equal(budgetPauseOver(reason, { month: "2026-11", sends: 3, budget: 3 }), false);
+    assert.equal(budgetPauseOver(reason, { month: "2026-12", sends: 0, budget: 3 }), true, "a new month");
+    assert.equal(budgetPauseOver(reason, { month: "2026-11", sends: 3, budget: 10 }), true, "raised");
+    assert.equal(budgetPauseOver(reason, { month: "2026-11", sends: 3, budget: 0 }), true, "taken away");
+    const restricted = "WhatsApp is restricting this account (463); wait before resuming";
+    assert.equal(isBudgetPause(restricted), false);
+    assert.equal(budgetPauseOver(restricted, { month: "2026-12", sends: 0, budget: 0 }), false);
   });
 });
