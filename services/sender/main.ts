@@ -30,7 +30,7 @@ import { SuppressionList } from "../../shared/redis/suppression.ts";
 import { InboundLog } from "./inbound/inboundLog.ts";
 import { InboundProcessor } from "./inbound/inboundProcessor.ts";
 import { requestPacedReply } from "./sessions/sessionCommands.ts";
-import { serveMetrics } from "./metricsServer.ts";
+import { serveMetrics } from "../../shared/metrics/metricsServer.ts";
 import { NumberCheck } from "./numberCheck.ts";
 import { ReceiptRecorder } from "./receipts.ts";
 import { createSenderMetrics } from "./senderMetrics.ts";

@@ -19,6 +19,7 @@ import {
 import type { DeliveryLog, DeliveryRecord } from "../../shared/redis/webhookDeliveries.ts";
 import type { WebhookEndpoint, WebhookEndpoints } from "../../shared/redis/webhooks.ts";
 import type { AttemptResult, WebhookClient } from "./webhookClient.ts";
+import type { DeliveryObserver } from "./webhookMetrics.ts";
 
 /** A delivery that could not be settled (NATS or Redis away) is looked at again after this. */
 const RETRY_DELAY_MS = 2000;
@@ -38,6 +39,7 @@ export interface DeliveryDeps {
   readonly retry: RetryPolicy;
   readonly timeoutMs: number;
   readonly log: Logger;
+  readonly metrics?: DeliveryObserver;
 }
 
 export class EndpointDelivery {
@@ -140,12 +142,14 @@ export class EndpointDelivery {
       lastAttemptAt: now.toISOString(),
     };
     if (result.delivered) {
+      this.deps.metrics?.attempt(this.webhookId, "delivered", result.latencyMs);
       await this.record({ ...record, status: "delivered", deliveredAt: now.toISOString() }, now);
       msg.ack();
       return;
     }
     const step = afterFailure(attempt, this.deps.retry);
     if (step.kind === "retry") {
+      this.deps.metrics?.attempt(this.webhookId, "retrying", result.latencyMs);
       const nextAttemptAt = new Date(now.getTime() + step.delayMs).toISOString();
       await this.record({ ...record, status: "retrying", nextAttemptAt }, now);
       msg.nak(step.delayMs);
@@ -164,6 +168,7 @@ export class EndpointDelivery {
       msg.nak(RETRY_DELAY_MS);
       return;
     }
+    this.deps.metrics?.attempt(this.webhookId, "dead", result.latencyMs);
     await this.record({ ...record, status: "dead" }, now);
     this.deps.log.warn(
       { webhookId: this.webhookId, eventId: queued.eventId, attempts: attempt, error: result.error },

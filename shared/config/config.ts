@@ -64,6 +64,9 @@ export const ConfigSchema = Type.Object({
   /** The sender's Prometheus endpoint; 0 turns it off (several senders on one host need their own). */
   SENDER_METRICS_PORT: Int(0, 65_535, 0),
   SENDER_METRICS_HOST: Type.String({ default: "127.0.0.1" }),
+  /** The webhooks service's Prometheus endpoint; 0 turns it off. */
+  WEBHOOKS_METRICS_PORT: Int(0, 65_535, 0),
+  WEBHOOKS_METRICS_HOST: Type.String({ default: "127.0.0.1" }),
   SEND_MIN_DELAY_MS: Int(0, 3_600_000, 4000),
   SEND_MAX_DELAY_MS: Int(0, 3_600_000, 12000),
   SEND_ACK_WAIT_MS: Int(1000, 600_000, 30_000),

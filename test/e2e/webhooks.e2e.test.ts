@@ -23,7 +23,8 @@ import {
 } from "../../shared/nats/topology.ts";
 import { encodeWebhookEvent } from "../../shared/messages/webhookEvents.ts";
 import { eventually, startPlatform, type Platform, type RunningService } from "../harness/platform.ts";
-import { startServers, type Servers } from "../harness/servers.ts";
+import { parsePrometheus } from "../harness/prometheusText.ts";
+import { freePort, startServers, type Servers } from "../harness/servers.ts";
 import { WebhookReceiver } from "../harness/webhookReceiver.ts";
 
 const MAX_ATTEMPTS = 5;
@@ -51,6 +52,26 @@ describe("signed webhooks, delivered to a real receiver", () => {
   let nats: Nats;
   /** Two webhooks processes share the work, as `--scale webhooks=2` would. */
   let webhooks: RunningService[] = [];
+  let metricsPorts: number[] = [];
+
+  /** An attempt counter of the webhooks processes, summed over both. */
+  const attemptsCounted = async (webhookId: string, outcome: string) => {
+    let total = 0;
+    for (const port of metricsPorts) {
+      const scrape = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: platform.authHeaders });
+      assert.equal(scrape.status, 200);
+      const { samples } = parsePrometheus(await scrape.text());
+      total += samples
+        .filter(
+          (m) =>
+            m.name === "wa_blast_webhook_attempts_total" &&
+            m.labels.webhook_id === webhookId &&
+            m.labels.outcome === outcome,
+        )
+        .reduce((n, m) => n + m.value, 0);
+    }
+    return total;
+  };
 
   before(async () => {
     servers = await startServers();
@@ -66,7 +87,11 @@ describe("signed webhooks, delivered to a real receiver", () => {
     await platform.start("gateway");
     await platform.start("projector");
     await platform.start("sender");
-    webhooks = [await platform.start("webhooks"), await platform.start("webhooks")];
+    metricsPorts = [await freePort(), await freePort()];
+    webhooks = [
+      await platform.start("webhooks", { WEBHOOKS_METRICS_PORT: String(metricsPorts[0]) }),
+      await platform.start("webhooks", { WEBHOOKS_METRICS_PORT: String(metricsPorts[1]) }),
+    ];
     nats = await connectNats(servers.nats.url, "webhooks-test");
   });
 
@@ -185,6 +210,9 @@ describe("signed webhooks, delivered to a real receiver", () => {
     assert.equal(firstLogged?.attempts, 4);
     assert.equal(firstLogged?.httpStatus, 200);
     assert.ok((firstLogged?.latencyMs ?? -1) >= 0);
+    // An operator sees the same in /metrics, summed over the webhooks processes.
+    assert.equal(await attemptsCounted(webhookId, "delivered"), 31);
+    assert.ok((await attemptsCounted(webhookId, "retrying")) >= 3, "the 500, the hang and the slam");
     await json(`/api/webhooks/${webhookId}`, { method: "DELETE" });
   });
 

@@ -1,8 +1,9 @@
-// GET /metrics for Prometheus, behind the same API keys as the gateway: the sender has no other
-// HTTP surface, so node:http is enough and keeps Fastify out of a process that never serves users.
+// GET /metrics for Prometheus, behind the same API keys as the gateway: the sender and the webhooks
+// service have no other HTTP surface, so node:http is enough and keeps Fastify out of processes
+// that never serve users.
 import { createServer, type Server } from "node:http";
 import type { Registry } from "prom-client";
-import { keyFromHeaders, type ApiKeys } from "../../shared/auth/apiKeys.ts";
+import { keyFromHeaders, type ApiKeys } from "../auth/apiKeys.ts";
 
 export async function serveMetrics(
   registry: Registry,
