@@ -18,6 +18,7 @@ import {
   INBOUND_MESSAGES,
   SEND_WORK,
   SESSION_EVENTS,
+  SCHEDULES,
   WEBHOOK_DELIVERIES,
   subjects,
 } from "./topology.ts";
@@ -70,6 +71,16 @@ export const streamConfigs: Array<Partial<StreamConfig> & { name: string; subjec
     subjects: [subjects.allConsent],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
+    duplicate_window: 10 * MINUTE_NS,
+  },
+  {
+    // One message per subject: rescheduling (or clearing) replaces the schedule, and a schedule
+    // handed back (not due yet) that was replaced meanwhile is simply gone.
+    name: SCHEDULES,
+    subjects: [subjects.allSchedules],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_msgs_per_subject: 1,
     duplicate_window: 10 * MINUTE_NS,
   },
   {

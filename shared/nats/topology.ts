@@ -12,6 +12,8 @@ export const SESSION_EVENTS = "SESSION_EVENTS";
 export const INBOUND_MESSAGES = "INBOUND_MESSAGES";
 /** Opt-outs and opt-ins, from keywords, the API or an imported list. */
 export const CONSENT_EVENTS = "CONSENT_EVENTS";
+/** When each scheduled thing is due: the latest schedule per subject, held until it fires. */
+export const SCHEDULES = "SCHEDULES";
 /** Webhook events queued per endpoint, and the deliveries given up on (work queue). */
 export const WEBHOOK_DELIVERIES = "WEBHOOK_DELIVERIES";
 /** KV buckets: who owns each WhatsApp session, and which senders are alive. */
@@ -56,6 +58,9 @@ export const subjects = {
   /** A person's message to one of our accounts. */
   inboundMessage: (sessionId: string) => `inbound.${sessionId}.message`,
   allInbound: "inbound.>",
+  /** When one scheduled thing (a blast) is due; a newer message replaces the older. */
+  schedule: (id: string) => `schedule.${id}`,
+  allSchedules: "schedule.>",
   /** A number opted out of (or back into) campaigns. */
   consentEvent: (change: "optout" | "optin") => `consent.${change}`,
   allConsent: "consent.>",
@@ -78,6 +83,24 @@ export const subjects = {
   /** Core NATS: an endpoint was registered, changed or deleted; webhook services look again. */
   webhooksChanged: "webhooks.changed",
 } as const;
+
+/** The one durable consumer every scheduler shares: each schedule is held by one of them at a time. */
+export const SCHEDULER = "scheduler";
+
+/**
+ * The scheduler's consumer. A schedule not yet due is handed back with a delay (nak) until it is;
+ * a short ack wait means a scheduler that dies holding one delays it by seconds, not minutes.
+ */
+export function schedulerConsumerConfig(ackWaitMs: number) {
+  return {
+    durable_name: SCHEDULER,
+    filter_subject: subjects.allSchedules,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: ackWaitMs * 1_000_000,
+    max_deliver: -1,
+    max_ack_pending: 1000,
+  };
+}
 
 /** The one durable consumer every sender shares to attribute replies and act on opt-out keywords. */
 export const INBOUND_PROCESSOR = "inbound-processor";
