@@ -24,6 +24,15 @@ export function parseTemplate(source: string): Template {
   if (source.length > MAX_TEMPLATE_LENGTH) {
     throw new TemplateError(`message template is longer than ${MAX_TEMPLATE_LENGTH} characters`);
   }
+  return parseTemplatePiece(source, 0);
+}
+
+/**
+ * A piece of a template (text between spin groups, one option of a group): the same syntax as a
+ * whole template, but it may be empty. Its length is the whole template's to check; `offset` is
+ * where it starts in the whole, for the positions errors report.
+ */
+export function parseTemplatePiece(source: string, offset: number): Template {
   const parts: Part[] = [];
   const fields: string[] = [];
   let text = "";
@@ -35,10 +44,12 @@ export function parseTemplate(source: string): Template {
       i++;
     } else if (char === "{") {
       const end = source.indexOf("}", i + 1);
-      if (end === -1) throw new TemplateError(`unclosed "{" at position ${i}`);
+      if (end === -1) throw new TemplateError(`unclosed "{" at position ${offset + i}`);
       const field = normalizeColumn(source.slice(i + 1, end));
       if (!/^[a-z0-9_]{1,64}$/.test(field)) {
-        throw new TemplateError(`invalid placeholder "${source.slice(i, end + 1)}" at position ${i}`);
+        throw new TemplateError(
+          `invalid placeholder "${source.slice(i, end + 1)}" at position ${offset + i}`,
+        );
       }
       if (text) parts.push({ text });
       text = "";
@@ -46,7 +57,7 @@ export function parseTemplate(source: string): Template {
       if (!fields.includes(field)) fields.push(field);
       i = end;
     } else if (char === "}") {
-      throw new TemplateError(`unmatched "}" at position ${i}`);
+      throw new TemplateError(`unmatched "}" at position ${offset + i}`);
     } else {
       text += char;
     }
@@ -75,7 +86,7 @@ export function renderTemplate(template: Template, values: Readonly<Record<strin
 }
 
 /** Columns the template uses that no recipient has: a 400 at creation, before anything is queued. */
-export function unknownFields(template: Template, columns: Iterable<string>): string[] {
+export function unknownFields(template: Pick<Template, "fields">, columns: Iterable<string>): string[] {
   const known = new Set(columns);
   return template.fields.filter((field) => !known.has(field));
 }
