@@ -14,6 +14,7 @@ import { removeUpload } from "./http/uploads.ts";
 import { liveUpdates } from "./live/liveUpdates.ts";
 import { blastRoutes } from "./routes/blasts.ts";
 import { campaignRoutes } from "./routes/campaigns.ts";
+import { mediaRoutes } from "./routes/media.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
@@ -52,9 +53,13 @@ export async function buildApp(
   // answer leaves, and again after it for a request that ended some other way.
   app.addHook("onSend", async (request, _reply, payload) => {
     await removeUpload(request.uploadedFile);
+    await removeUpload(request.uploadedMedia);
     return payload;
   });
-  app.addHook("onResponse", async (request) => removeUpload(request.uploadedFile));
+  app.addHook("onResponse", async (request) => {
+    await removeUpload(request.uploadedFile);
+    await removeUpload(request.uploadedMedia);
+  });
   // Before auth: the plugin's own hooks must see a refused upgrade, or its socket is never closed.
   await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
   const keys = new ApiKeys(apiKeysOf(deps.config));
@@ -73,6 +78,7 @@ export async function buildApp(
       tags: [
         { name: "blasts", description: "Start, follow and control blasts" },
         { name: "campaigns", description: "Saved recipient segments" },
+        { name: "media", description: "The media library: attachments for blasts" },
         { name: "sessions", description: "WhatsApp accounts" },
         { name: "suppression", description: "Numbers that opted out: never sent a blast" },
         { name: "webhooks", description: "Signed HTTP callbacks for blast, reply and consent events" },
@@ -93,6 +99,7 @@ export async function buildApp(
   await app.register(sessionRoutes, { deps });
   await app.register(campaignRoutes, { deps });
   await app.register(blastRoutes, { deps });
+  await app.register(mediaRoutes, { deps });
   await app.register(suppressionRoutes, { deps });
   await app.register(webhookRoutes, { deps });
   const monitor = new QueueMonitor(

@@ -12,6 +12,7 @@ import {
 } from "../../shared/config/config.ts";
 import { createLogger } from "../../shared/log/logger.ts";
 import { connectNats, ensureStreams } from "../../shared/nats/connection.ts";
+import { MediaLibrary } from "../../shared/nats/mediaLibrary.ts";
 import { SessionLeases } from "../../shared/nats/sessionLeases.ts";
 import { onStopSignal } from "../../shared/process/stopSignals.ts";
 import { connectRedis } from "../../shared/redis/connection.ts";
@@ -34,6 +35,7 @@ import { serveMetrics } from "../../shared/metrics/metricsServer.ts";
 import { NumberCheck } from "./numberCheck.ts";
 import { ReceiptRecorder } from "./receipts.ts";
 import { createSenderMetrics } from "./senderMetrics.ts";
+import { MediaBytes } from "./sending/mediaBytes.ts";
 import { SendPacer } from "./sendPacer.ts";
 import { SessionSupervisor } from "./sessions/sessionSupervisor.ts";
 import { baileysTransport } from "./transports/baileys/baileysTransport.ts";
@@ -47,6 +49,7 @@ const log = createLogger("sender", config.LOG_LEVEL).child({ owner });
 
 const nats = await connectNats(config.NATS_URL, `sender-${owner}`, natsSecurityOf(config));
 await ensureStreams(nats.jsm);
+const mediaLibrary = await MediaLibrary.open(nats.js);
 const leases = await SessionLeases.open(nats.nc, config.LEASE_TTL_MS);
 const redis = connectRedis(config.REDIS_URL, redisTlsOf(config), log);
 const redisWarning = await durabilityWarning(redis);
@@ -103,6 +106,7 @@ const supervisor: SessionSupervisor = new SessionSupervisor({
   log,
   claimFence: (sessionId, token) => claimAuthFence(redis, config.REDIS_PREFIX, sessionId, token),
   metrics,
+  mediaBytes: new MediaBytes((mediaId) => mediaLibrary.read(mediaId)),
 });
 const metricsServer =
   config.SENDER_METRICS_PORT > 0

@@ -3,6 +3,7 @@
 // A blast is sent by a pool of accounts (sessions); each account can be paused on its own (WhatsApp
 // restricted it, it was logged out) and the blast pauses only when no account in the pool can send.
 import type { BlastEvent, RecipientRef, SettledOutcome } from "../messages/blastEvents.ts";
+import { captionProblem, type MediaRef } from "./media.ts";
 import type { PacingOverrides } from "./pacing.ts";
 import type { PlannedRecipient } from "./recipients.ts";
 import { validateFrequencyCap, type FrequencyCap } from "./sendLimits.ts";
@@ -34,6 +35,10 @@ export type BlastCommand =
       pacing?: PacingOverrides;
       /** The blast's own frequency cap, or null to send without one; absent: the deployment's. */
       frequencyCap?: FrequencyCap | null;
+      /** The attachment (a media library file); the rendered message is its caption. */
+      media?: MediaRef;
+      /** The message variants it rotates, when given as a list (`template` is the first). */
+      variants?: ReadonlyArray<{ text: string; weight: number }>;
       now: Date;
     }
   | { type: "pause"; reason?: string; now: Date }
@@ -157,9 +162,12 @@ function decideAddRecipients(
   if (command.recipients.length > RECIPIENTS_PER_EVENT) {
     throw new BlastError("invalid", `at most ${RECIPIENTS_PER_EVENT} recipients per event`);
   }
-  const recipients = command.recipients.map(({ idx, phone, name }): RecipientRef =>
-    name ? { idx, phone, name } : { idx, phone },
-  );
+  const recipients = command.recipients.map(({ idx, phone, name, variant }): RecipientRef => ({
+    idx,
+    phone,
+    ...(name ? { name } : {}),
+    ...(variant !== undefined ? { variant } : {}),
+  }));
   return [{ type: "blast.recipients_added", data: { blastId: command.blastId, recipients } }];
 }
 
@@ -172,6 +180,8 @@ function decideCreate(command: Extract<BlastCommand, { type: "create" }>, state:
   }
   const capProblems = command.frequencyCap ? validateFrequencyCap(command.frequencyCap) : [];
   if (capProblems.length > 0) throw new BlastError("invalid", capProblems.join("; "));
+  const caption = captionProblem(command.media?.kind, command.template);
+  if (caption) throw new BlastError("invalid", caption);
   return [
     {
       type: "blast.created",
@@ -186,6 +196,10 @@ function decideCreate(command: Extract<BlastCommand, { type: "create" }>, state:
         createdAt: command.now.toISOString(),
         ...(command.pacing && Object.keys(command.pacing).length > 0 ? { pacing: command.pacing } : {}),
         ...(command.frequencyCap !== undefined ? { frequencyCap: command.frequencyCap } : {}),
+        ...(command.media ? { media: { ...command.media } } : {}),
+        ...(command.variants
+          ? { variants: command.variants.map(({ text, weight }) => ({ text, weight })) }
+          : {}),
       },
     },
   ];

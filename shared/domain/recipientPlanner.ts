@@ -5,13 +5,17 @@
 import type { CountryCode } from "libphonenumber-js";
 import type { InputRow, PlannedRecipient, RejectedRow } from "./recipients.ts";
 import { RowNormalizer, type NormalizedBatch } from "./rowNormalizer.ts";
-import { renderTemplate, unknownFields, type Template } from "./templates.ts";
+import { unknownFields, type Template } from "./templates.ts";
+import { plainMessage, renderVariant, type MessageVariants } from "./variants.ts";
 
 /**
- * Why the template cannot be sent to rows with these columns (every source's header, known before
- * the first row is read), or undefined when it can.
+ * Why the template (every variant of it) cannot be sent to rows with these columns (every
+ * source's header, known before the first row is read), or undefined when it can.
  */
-export function templateProblem(template: Template, columns: Iterable<string>): string | undefined {
+export function templateProblem(
+  template: Template | MessageVariants,
+  columns: Iterable<string>,
+): string | undefined {
   const known = [...columns];
   const missing = unknownFields(template, known.length > 0 ? known : ["phone", "name"]);
   if (missing.length === 0) return undefined;
@@ -35,14 +39,13 @@ const NONE_SUPPRESSED: ReadonlySet<string> = new Set();
  */
 export class RecipientPlanner {
   private readonly rows: RowNormalizer;
+  private readonly message: MessageVariants;
   private planned = 0;
   private unplanned = 0;
 
-  constructor(
-    private readonly template: Template,
-    defaultCountry: CountryCode,
-  ) {
+  constructor(message: Template | MessageVariants, defaultCountry: CountryCode) {
     this.rows = new RowNormalizer(defaultCountry);
+    this.message = "variants" in message ? message : plainMessage(message);
   }
 
   /** Recipients planned so far; the next one gets this index. */
@@ -81,13 +84,20 @@ export class RecipientPlanner {
         rejected.push({ source, row, phone, reason: SUPPRESSED });
         continue;
       }
-      const rendered = renderTemplate(this.template, recipient.values);
+      const rendered = renderVariant(this.message, recipient.values);
       if (!rendered.ok) {
         rejected.push({ source, row, phone, reason: rendered.reason });
         continue;
       }
       const name = recipient.values.name?.trim();
-      recipients.push({ idx: this.planned++, phone, ...(name ? { name } : {}), text: rendered.text });
+      const { text, variant } = rendered;
+      recipients.push({
+        idx: this.planned++,
+        phone,
+        ...(name ? { name } : {}),
+        text,
+        ...(variant !== undefined ? { variant } : {}),
+      });
     }
     this.unplanned += rejected.length - batch.rejected.length;
     // In file order, so the sample a user sees starts at the top of their sheet.

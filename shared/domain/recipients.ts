@@ -28,6 +28,8 @@ export interface PlannedRecipient {
   readonly phone: string;
   readonly name?: string;
   readonly text: string;
+  /** Which variant of the message it got (shared/domain/variants.ts), when it has variants. */
+  readonly variant?: string;
 }
 
 export interface RejectedRow {

@@ -28,10 +28,30 @@ const FrequencyCapSchema = Type.Union([
   Type.Null(),
 ]);
 
+/** What WhatsApp shows an attachment as. */
+export const MediaKindSchema = Type.Union([
+  Type.Literal("image"),
+  Type.Literal("video"),
+  Type.Literal("document"),
+  Type.Literal("audio"),
+]);
+
+/** A blast's attachment, as the media library describes it (mirrors `MediaRef`); the bytes stay there. */
+const MediaRefSchema = Type.Object({
+  mediaId: Type.String(),
+  kind: MediaKindSchema,
+  mimetype: Type.String(),
+  fileName: Type.String(),
+  sha256: Type.String(),
+  size: Type.Integer({ minimum: 1 }),
+});
+
 const RecipientRefSchema = Type.Object({
   idx: Type.Integer({ minimum: 0 }),
   phone: Type.String(),
   name: Type.Optional(Type.String()),
+  /** The message variant it was rendered from (shared/domain/variants.ts), when the blast has any. */
+  variant: Type.Optional(Type.String()),
 });
 
 /** One recipient's outcome inside a `recipients.settled` event. */
@@ -88,6 +108,12 @@ export const BlastEventSchema = Type.Union([
       pacing: Type.Optional(PacingOverridesSchema),
       /** Absent: the deployment's cap applies when the blast is sent. */
       frequencyCap: Type.Optional(FrequencyCapSchema),
+      /** The attachment every recipient gets, the message its caption; absent: a text blast. */
+      media: Type.Optional(MediaRefSchema),
+      /** The texts it rotates, with their weights; `template` is then the first. Spintax stays in `template`. */
+      variants: Type.Optional(
+        Type.Array(Type.Object({ text: Type.String(), weight: Type.Number() }), { minItems: 1 }),
+      ),
     }),
   ),
   event(

@@ -12,6 +12,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import type { NatsSecurity } from "../config/config.ts";
+import { ensureMediaBucket } from "./mediaLibrary.ts";
 import {
   BLAST_EVENTS,
   CONSENT_EVENTS,
@@ -109,8 +110,12 @@ export async function connectNats(url: string, name: string, security: NatsSecur
   return { nc, js: jetstream(nc), jsm };
 }
 
-/** Creates or updates the streams; safe to run from every process at every start. */
+/**
+ * Creates or updates the streams, and the media library's Object Store bucket; safe to run from
+ * every process at every start.
+ */
 export async function ensureStreams(jsm: JetStreamManager): Promise<void> {
+  await ensureMediaBucket(jsm);
   for (const config of streamConfigs) {
     try {
       await jsm.streams.info(config.name);

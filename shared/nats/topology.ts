@@ -19,6 +19,8 @@ export const WEBHOOK_DELIVERIES = "WEBHOOK_DELIVERIES";
 /** KV buckets: who owns each WhatsApp session, and which senders are alive. */
 export const SESSION_LEASES = "session_leases";
 export const SENDER_PRESENCE = "sender_presence";
+/** Object Store bucket: the media library's files (one object per media id), never in Redis. */
+export const MEDIA_BUCKET = "media";
 
 const blastEventSuffix: Record<BlastEventType, string> = {
   "blast.created": "created",

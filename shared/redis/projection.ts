@@ -14,6 +14,7 @@ import {
   type BlastStatus,
   type OutcomeCounts,
 } from "../domain/blast.ts";
+import type { MediaRef } from "../domain/media.ts";
 import type { PacingOverrides } from "../domain/pacing.ts";
 import type { FrequencyCap } from "../domain/sendLimits.ts";
 import { projectionKeys, type ProjectionKeys } from "./keys.ts";
@@ -136,6 +137,8 @@ export interface BlastSummary extends BlastProgress {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly reason: string;
+  /** The attachment, when the blast carries one. */
+  readonly media?: MediaRef;
 }
 
 export interface FailedRecipient {
@@ -207,9 +210,17 @@ export class BlastProjection {
     const { blastId } = event.data;
     switch (event.type) {
       case "blast.created": {
-        const { total, campaignId, template, rejected, duplicates, createdAt, pacing, frequencyCap } =
+        const { total, campaignId, template, rejected, duplicates, createdAt, pacing, frequencyCap, media } =
           event.data;
-        const meta = JSON.stringify({ campaignId, template, rejected, duplicates, pacing, frequencyCap });
+        const meta = JSON.stringify({
+          campaignId,
+          template,
+          rejected,
+          duplicates,
+          pacing,
+          frequencyCap,
+          media,
+        });
         const pool = JSON.stringify(poolOf(event.data));
         return ["created", blastId, pool, total, meta, createdAt, Date.parse(createdAt)];
       }
@@ -300,6 +311,7 @@ export class BlastProjection {
       template?: string;
       rejected?: number;
       duplicates?: number;
+      media?: MediaRef;
     };
     const progress = progressOf(stateOf(blastId, h));
     return {
@@ -312,6 +324,7 @@ export class BlastProjection {
       createdAt: h.createdAt ?? "",
       updatedAt: h.updatedAt ?? "",
       reason: h.reason ?? "",
+      ...(meta.media ? { media: meta.media } : {}),
     };
   }
 
@@ -331,18 +344,23 @@ export class BlastProjection {
   }
 
   /**
-   * What the blast was created with that governs its sending, in one read: its pacing, and its own
-   * frequency cap (null: none; absent: the deployment's).
+   * What the blast was created with that governs its sending, in one read: its pacing, its own
+   * frequency cap (null: none; absent: the deployment's), and its attachment.
    */
   async sendingSettings(
     blastId: string,
-  ): Promise<{ pacing: PacingOverrides; frequencyCap?: FrequencyCap | null }> {
+  ): Promise<{ pacing: PacingOverrides; frequencyCap?: FrequencyCap | null; media?: MediaRef }> {
     const raw = await this.redis.hget(this.keys.blast(blastId), "meta");
     if (!raw) return { pacing: {} };
-    const meta = JSON.parse(raw) as { pacing?: PacingOverrides; frequencyCap?: FrequencyCap | null };
+    const meta = JSON.parse(raw) as {
+      pacing?: PacingOverrides;
+      frequencyCap?: FrequencyCap | null;
+      media?: MediaRef;
+    };
     return {
       pacing: meta.pacing ?? {},
       ...(meta.frequencyCap !== undefined ? { frequencyCap: meta.frequencyCap } : {}),
+      ...(meta.media ? { media: meta.media } : {}),
     };
   }
 

@@ -1,6 +1,7 @@
 // The whole path a user takes: upload a 1,000-row .xlsx (duplicates, invalid rows, a 3% failure
 // rate), follow the blast on a WebSocket to the end, and check counters, the event log and the
-// outbox exactly. Then rebuild the counters from the log and compare with the live ones.
+// outbox exactly. Then rebuild the counters from the log and compare with the live ones. A blast
+// of two message variants sends each recipient the one its log records, exported in the results.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as XLSX from "xlsx";
@@ -10,7 +11,12 @@ import { simFails } from "../../services/sender/transports/simPeople.ts";
 import { connectNats, type Nats } from "../../shared/nats/connection.ts";
 import { connectRedis } from "../../shared/redis/connection.ts";
 import { dumpKeys, eventsOf, outbox, outcomesOf } from "../harness/inspect.ts";
-import { startPlatform, type Platform, type RunningService } from "../harness/platform.ts";
+import {
+  startPlatform,
+  untilBlastCompleted,
+  type Platform,
+  type RunningService,
+} from "../harness/platform.ts";
 import { startServers, type Servers } from "../harness/servers.ts";
 import type { Redis } from "ioredis";
 
@@ -166,5 +172,52 @@ describe("a blast from an uploaded spreadsheet, end to end", () => {
     const replayed = await rebuildProjection(nats, redis, "replay:");
     assert.equal(replayed, events.length, "the replay read the blast's whole log");
     assert.deepEqual(await dumpKeys(redis, "replay:proj:"), await dumpKeys(redis, "wa:proj:"));
+  });
+
+  it("sends each recipient the variant the log records for them, and exports it once completed", async () => {
+    const variants = [
+      { text: "A {name}", weight: 1 },
+      { text: "B {name}", weight: 2 },
+    ];
+    const recipients = Array.from({ length: 40 }, (_, i) => ({
+      phone: `+1202555${7000 + i}`,
+      name: `V${i}`,
+    }));
+    const res = await platform.api("/api/blasts", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ sessionId: "s1", variants, recipients }),
+    });
+    const { blastId } = (await res.json()) as { blastId: string };
+    assert.equal(res.status, 202, blastId);
+    await untilBlastCompleted(platform, blastId, 60_000);
+
+    const variantOf = new Map<number, string | undefined>();
+    for (const event of await eventsOf(nats, blastId)) {
+      if (event.type === "blast.recipients_added")
+        for (const r of event.data.recipients) variantOf.set(r.idx, r.variant);
+    }
+    assert.deepEqual(new Set(variantOf.values()), new Set(["1", "2"]));
+    const sent = new Map(
+      (await outbox(platform.outboxPath))
+        .filter((l) => l.to.startsWith("+12025557"))
+        .map((l) => [l.to, l.text]),
+    );
+    const failed = recipients.filter((r) => simFails(r.phone, FAILURE_RATE)).length;
+    assert.equal(sent.size, recipients.length - failed);
+    const csv = await (await platform.api(`/api/blasts/${blastId}/results.csv`)).text();
+    const [header, ...lines] = csv.split("\r\n").filter(Boolean);
+    const columns = header?.split(",") ?? [];
+    for (const line of lines) {
+      const cells = line.split(",");
+      const idx = Number(cells[columns.indexOf("idx")]);
+      const variant = cells[columns.indexOf("variant")];
+      assert.equal(variant, variantOf.get(idx), `variant of ${idx}`);
+      const text = sent.get(recipients[idx]?.phone ?? "");
+      if (cells[columns.indexOf("outcome")] === "sent") {
+        assert.equal(text, `${variant === "1" ? "A" : "B"} ${recipients[idx]?.name}`);
+      }
+    }
+    assert.equal(lines.length, recipients.length);
   });
 });

@@ -2,13 +2,15 @@
 // the real services: sign in, start a blast from an uploaded .xlsx after previewing it, pause and
 // resume it, link the WhatsApp session by QR, watch the blast finish, send one from a pool of two
 // accounts and follow each account's share (one paused and resumed on its own), follow a large
-// upload's rows as the gateway reads them, and check the queue dashboard against the JetStream
-// API. Screenshots of each page go to test-artifacts/.
+// upload's rows as the gateway reads them, check the queue dashboard against the JetStream API,
+// and start a blast that rotates two message variants. Screenshots of each page go to
+// test-artifacts/.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Page } from "playwright-core";
 import * as XLSX from "xlsx";
 import type { BlastEvent } from "../../shared/domain/blast.ts";
+import { chooseVariant, parseVariants } from "../../shared/domain/variants.ts";
 import { connectNats, type Nats } from "../../shared/nats/connection.ts";
 import { appendEvents } from "../../shared/nats/eventLog.ts";
 import { openConsoleBrowser, type ConsoleBrowser } from "../harness/browser.ts";
@@ -598,5 +600,71 @@ describe("the web console in a real browser", () => {
     // Created, its recipients, its outcomes (batched) and its completion at least.
     assert.ok(blastEvents.state.messages >= 4, "the blast's events are counted");
     await browser.shot("queues");
+  });
+
+  it("creates a blast with two message variants, seeing how the recipients split in the preview", async () => {
+    await page.goto(`${platform.baseUrl}/console#blasts`);
+    await page.waitForSelector(".blast-form input[name=sessionIds]:checked");
+    const sheet = recipientsSheet();
+    await page.setInputFiles(".blast-form input[type=file]", {
+      name: "guests.xlsx",
+      mimeType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+      buffer: sheet.file,
+    });
+    await page.fill(".blast-form textarea[name=message]", "Hello {name}, see you soon");
+    assert.equal(
+      await page.isHidden(".blast-form .variants > .variant-weight"),
+      true,
+      "one message, no weight",
+    );
+    await page.click(".blast-form .add-variant");
+    await page.fill(".blast-form .variant textarea[name=variantText]", "Hi {name}, see you later");
+    await page.fill(".blast-form .variant input[name=variantWeight]", "3");
+    await page.click(".blast-form .preview-button");
+    await page.waitForSelector(".variant-shares tbody tr");
+    // The split the gateway will make, worked out here from the same rule.
+    const variants = parseVariants([
+      { text: "Hello {name}, see you soon", weight: 1 },
+      { text: "Hi {name}, see you later", weight: 3 },
+    ]);
+    const expected = [0, 0];
+    for (let i = 0; i < sheet.valid; i++) {
+      const { variant } = chooseVariant(variants, `+1202555${String(300 + i).padStart(4, "0")}`);
+      expected[variant] = (expected[variant] ?? 0) + 1;
+    }
+    const shares = await page.$$eval(".variant-shares tbody tr", (trs) =>
+      trs.map((tr) => Array.from(tr.querySelectorAll("td")).map((td) => td.textContent ?? "")),
+    );
+    assert.deepEqual(
+      shares.map(([variant, count]) => [variant, Number(count)]),
+      [
+        ["1", expected[0]],
+        ["2", expected[1]],
+      ],
+    );
+    assert.match(shares[0]?.[3] ?? "", /^Hello Guest \d+, see you soon$/);
+    assert.match(shares[1]?.[3] ?? "", /^Hi Guest \d+, see you later$/);
+    await browser.shot("blast-variants-preview");
+
+    await page.click(".blast-form button.send");
+    await page.waitForSelector(".blast-form .notice[data-kind=ok]");
+    const started = (await page.textContent(".blast-form .notice")) ?? "";
+    const blastId = /Blast (\S+) started/.exec(started)?.[1];
+    assert.ok(blastId, started);
+    const csv = await eventually(async () => {
+      const res = await platform.api(`/api/blasts/${blastId}/results.csv`);
+      return res.status === 200 ? res.text() : undefined;
+    });
+    const [header, ...lines] = csv.split("\r\n").filter(Boolean);
+    const column = header?.split(",").indexOf("variant") ?? -1;
+    const recorded = lines.map((line) => line.split(",")[column]);
+    assert.deepEqual(
+      [recorded.filter((v) => v === "1").length, recorded.filter((v) => v === "2").length],
+      expected,
+      "each recipient's variant is in the results, as the preview split them",
+    );
+
+    await page.click(".blast-form .remove-variant");
+    assert.equal(await page.$$eval(".blast-form .variant", (rows) => rows.length), 0);
   });
 });

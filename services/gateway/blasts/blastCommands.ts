@@ -17,7 +17,17 @@ import { validatePacing, type PacingOverrides } from "../../../shared/domain/pac
 import { validateFrequencyCap, type FrequencyCap } from "../../../shared/domain/sendLimits.ts";
 import { RecipientPlanner, templateProblem } from "../../../shared/domain/recipientPlanner.ts";
 import type { PlannedRecipient, RejectedRow } from "../../../shared/domain/recipients.ts";
-import { parseTemplate, TemplateError } from "../../../shared/domain/templates.ts";
+import { parseTemplatePiece, TemplateError } from "../../../shared/domain/templates.ts";
+import { captionProblem, type MediaRef } from "../../../shared/domain/media.ts";
+import {
+  parseMessage,
+  parseVariants,
+  plainMessage,
+  VariantTally,
+  type MessageVariants,
+  type VariantInput,
+  type VariantShare,
+} from "../../../shared/domain/variants.ts";
 import { ImportError } from "../../../shared/import/recipientsFile.ts";
 import { EventLoopShare } from "../../../shared/process/eventLoopShare.ts";
 import { encodeSendWork } from "../../../shared/messages/sendWork.ts";
@@ -28,12 +38,16 @@ import { SEND_WORK, eventMsgId, sendWorkConsumer, subjects } from "../../../shar
 import type { GatewayDeps } from "../deps.ts";
 import { HttpError } from "../http/errors.ts";
 import type { UploadedFile } from "../http/uploads.ts";
+import { recordMediaUse } from "../media/mediaCommands.ts";
 import { importLimits, openSources } from "./recipientSources.ts";
 
 export interface CreateBlastInput {
   /** The pool: the accounts that share the blast's sending. */
   readonly sessionIds: readonly string[];
+  /** The template; with `variants`, the first variant's (what a blast's summary shows). */
   readonly message: string;
+  /** Texts to rotate among the recipients instead of the one `message`. */
+  readonly variants?: readonly VariantInput[];
   readonly campaignId?: string;
   readonly recipients?: ReadonlyArray<Record<string, unknown>>;
   readonly file?: UploadedFile;
@@ -42,6 +56,8 @@ export interface CreateBlastInput {
   readonly frequencyCap?: FrequencyCap | null;
   /** The client's name for this import: its progress goes to `/?importId=` while it runs. */
   readonly importId?: string;
+  /** The attachment (a media library file); `message` is its caption, "" for none. */
+  readonly media?: MediaRef;
 }
 
 export interface CreateBlastResult {
@@ -63,6 +79,8 @@ export interface BlastPlan {
   readonly duplicates: number;
   readonly rejected: { count: number; sample: RejectedRow[] };
   readonly messages: PlannedRecipient[];
+  /** Recipients per variant with a sample of each, when the message has variants or spintax. */
+  readonly variants?: VariantShare[];
 }
 
 interface ImportedRecipients {
@@ -125,7 +143,9 @@ async function importRecipients(
   take: (recipients: PlannedRecipient[]) => Promise<void>,
 ): Promise<ImportedRecipients> {
   await checkPool(deps, input.sessionIds);
-  const template = parseTemplate(input.message);
+  const caption = captionProblem(input.media?.kind, input.message);
+  if (caption) throw new HttpError(400, caption);
+  const template = messageOf(input);
   const pacingProblems = validatePacing(input.pacing ?? {});
   if (pacingProblems.length > 0) throw new HttpError(400, `invalid pacing: ${pacingProblems.join("; ")}`);
   const capProblems = input.frequencyCap ? validateFrequencyCap(input.frequencyCap) : [];
@@ -168,16 +188,31 @@ async function importRecipients(
  */
 export async function planBlast(deps: GatewayDeps, input: CreateBlastInput): Promise<BlastPlan> {
   const messages: PlannedRecipient[] = [];
+  const message = messageOf(input);
+  const tally = new VariantTally(message);
   const imported = await importRecipients(deps, input, PREVIEW_REJECTED, async (recipients) => {
-    for (const r of recipients) if (messages.length < PREVIEW_MESSAGES) messages.push(r);
+    for (const r of recipients) {
+      if (messages.length < PREVIEW_MESSAGES) messages.push(r);
+      tally.add(r.variant, r.text);
+    }
   });
-  return { ...imported, messages };
+  const varies = message.listed || message.variants.some((v) => v.spun.groups > 0);
+  return { ...imported, messages, ...(varies ? { variants: tally.entries(PREVIEW_VARIANTS) } : {}) };
+}
+
+/** The message to render: the variants when given, else the one template (spintax or not). */
+function messageOf(input: CreateBlastInput): MessageVariants {
+  // An attachment may go without a caption: every recipient's text is then "".
+  if (input.media && !input.variants && input.message === "") return plainMessage(parseTemplatePiece("", 0));
+  return input.variants ? parseVariants(input.variants) : parseMessage(input.message);
 }
 
 /** Most accounts one blast may be sent from. */
 export const MAX_POOL = 100;
 export const PREVIEW_MESSAGES = 5;
 export const PREVIEW_REJECTED = 100;
+/** Most variants a preview lists (spintax can make many combinations): the largest shares. */
+export const PREVIEW_VARIANTS = 100;
 
 async function checkPool(deps: GatewayDeps, sessionIds: readonly string[]): Promise<void> {
   if (sessionIds.length === 0) throw new HttpError(400, "the pool is empty: give sessionId or sessionIds");
@@ -223,6 +258,7 @@ export async function createBlast(
       decide({ type: "add_recipients", blastId, recipients }, { status: "none" }),
     );
     for (const r of recipients) {
+      // The variant's text itself is in the durable work: a redelivery sends the same words.
       const payload = encodeSendWork({ blastId, idx: r.idx, phone: r.phone, text: r.text });
       await work.publish(workSubject, payload, eventMsgId.work(blastId, r.idx));
     }
@@ -258,9 +294,13 @@ export async function createBlast(
     duplicates: imported.duplicates,
     ...(input.pacing ? { pacing: input.pacing } : {}),
     ...(input.frequencyCap !== undefined ? { frequencyCap: input.frequencyCap } : {}),
+    ...(input.variants ? { variants: input.variants.map(({ text, weight = 1 }) => ({ text, weight })) } : {}),
+    ...(input.media ? { media: input.media } : {}),
     now: new Date(),
   };
   try {
+    // Before the blast exists: the file cannot be deleted from under it.
+    if (input.media) await recordMediaUse(deps, input.media.mediaId, blastId);
     await appendEvents(deps.nats.js, decide(command, { status: "none" }));
   } catch (err) {
     await withdrawOrRetry(deps, blastId, log);

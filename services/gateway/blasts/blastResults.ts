@@ -12,6 +12,8 @@ export interface RecipientResult {
   idx: number;
   phone: string;
   name: string;
+  /** The message variant the recipient was sent (shared/domain/variants.ts); "" without variants. */
+  variant: string;
   outcome: RecipientOutcome;
   reason: string;
   messageId: string;
@@ -47,6 +49,7 @@ export class ResultsFold {
         idx,
         phone,
         name: "",
+        variant: "",
         outcome: "pending",
         reason: "",
         messageId: "",
@@ -78,7 +81,11 @@ export class ResultsFold {
         this.home = poolOf(event.data)[0] ?? "";
         return;
       case "blast.recipients_added":
-        for (const r of event.data.recipients) this.resultFor(r.idx, r.phone).name = r.name ?? "";
+        for (const r of event.data.recipients) {
+          const result = this.resultFor(r.idx, r.phone);
+          result.name = r.name ?? "";
+          result.variant = r.variant ?? "";
+        }
         return;
       case "recipients.settled":
         for (const o of event.data.outcomes) this.settle(o, event.data.sessionId, event.data.at);

@@ -16,6 +16,7 @@ const UPLOAD_ROUTES = new Set([
   "POST /api/blasts",
   "POST /api/blasts/preview",
   "POST /api/campaigns",
+  "POST /api/media",
   "POST /api/suppression/import",
 ]);
 

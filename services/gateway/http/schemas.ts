@@ -2,6 +2,7 @@
 // it validates the request, types the handler and documents the route in OpenAPI.
 import { Type, type TSchema } from "typebox";
 import { ID_PATTERN } from "../../../shared/domain/ids.ts";
+import { MediaKindSchema } from "../../../shared/messages/blastEvents.ts";
 import { MAX_FREQUENCY_CAP, MAX_FREQUENCY_PERIOD_HOURS } from "../../../shared/domain/sendLimits.ts";
 import { HttpError } from "./errors.ts";
 
@@ -15,6 +16,20 @@ export const Id = (description: string, example: string) =>
 export const SessionId = Id("WhatsApp session id", "marketing");
 export const CampaignId = Id("campaign id", "vip-customers");
 export const BlastId = Id("blast id", "b_0m3x1abcd0123456789ab");
+export const MediaId = Id("media library file id", "m_0m3x1abcd0123456789ab");
+
+/** A file of the media library, as every media route and a blast's summary show it. */
+export const MediaItem = Type.Object({
+  mediaId: Type.String(),
+  kind: MediaKindSchema,
+  mimetype: Type.String({
+    description: "told from the bytes (a document keeps the label it was uploaded with)",
+  }),
+  fileName: Type.String(),
+  size: Type.Integer({ description: "bytes" }),
+  sha256: Type.String({ description: "hex SHA-256 of the bytes" }),
+  createdAt: Type.Optional(Type.String()),
+});
 
 export const ErrorResponse = Type.Object(
   {

@@ -31,7 +31,11 @@ export async function removeUpload(file: UploadedFile | undefined): Promise<void
   if (file) await rm(file.path, { force: true });
 }
 
-async function spool(part: MultipartFile): Promise<{ path: string; size: number }> {
+async function spool(
+  part: MultipartFile,
+  maxBytes?: number,
+  media = false,
+): Promise<{ path: string; size: number }> {
   const path = join(tmpdir(), `wa-blast-upload-${randomUUID()}`);
   let size = 0;
   part.file.on("data", (chunk: Buffer) => (size += chunk.length));
@@ -41,9 +45,14 @@ async function spool(part: MultipartFile): Promise<{ path: string; size: number 
     await rm(path, { force: true });
     throw err;
   }
-  if (part.file.truncated) {
+  if (part.file.truncated || (maxBytes !== undefined && size > maxBytes)) {
     await rm(path, { force: true });
-    throw new HttpError(413, "the uploaded file is too large (over MAX_UPLOAD_BYTES)");
+    throw new HttpError(
+      413,
+      media
+        ? `the attachment is too large: over ${maxBytes ?? 0} bytes, WhatsApp's limit for any file`
+        : "the uploaded file is too large (over MAX_UPLOAD_BYTES)",
+    );
   }
   return { path, size };
 }
@@ -51,6 +60,8 @@ async function spool(part: MultipartFile): Promise<{ path: string; size: number 
 declare module "fastify" {
   interface FastifyRequest {
     uploadedFile?: UploadedFile;
+    /** An attachment uploaded with the request (a blast's `media`, the library's `file`). */
+    uploadedMedia?: UploadedFile;
   }
 }
 
@@ -86,10 +97,51 @@ export async function readMultipartBody(
   fileField: string,
   jsonFields: string[] = [],
   listFields: string[] = [],
+  mediaField?: MediaField,
 ): Promise<void> {
   if (!request.isMultipart()) return;
+  const files: FileField[] = [
+    // Beside an attachment the multipart limit is lifted to its; the spreadsheet keeps its own.
+    { field: fileField, spreadsheet: true, ...(mediaField ? { maxBytes: mediaField.uploadMaxBytes } : {}) },
+  ];
+  if (mediaField) files.push({ field: mediaField.field, maxBytes: mediaField.maxBytes, media: true });
+  await readMultipartForm(request, files, jsonFields, listFields);
+}
+
+/** A form's attachment field and the most bytes it may carry (the multipart limit may be lower). */
+export interface MediaField {
+  readonly field: string;
+  readonly maxBytes: number;
+  /** MAX_UPLOAD_BYTES: what any other file of the form may be. */
+  readonly uploadMaxBytes: number;
+}
+
+interface FileField {
+  readonly field: string;
+  /** Lands in `request.uploadedMedia` instead of `request.uploadedFile`. */
+  readonly media?: boolean;
+  /** Labels that are never a spreadsheet are refused at once. */
+  readonly spreadsheet?: boolean;
+  readonly maxBytes?: number;
+}
+
+/** A form whose only file is an attachment (`field`), spooled like any upload. */
+export async function readMediaForm(
+  request: FastifyRequest,
+  media: Omit<MediaField, "uploadMaxBytes">,
+): Promise<void> {
+  if (!request.isMultipart()) return;
+  await readMultipartForm(request, [{ field: media.field, maxBytes: media.maxBytes, media: true }], [], []);
+}
+
+async function readMultipartForm(
+  request: FastifyRequest,
+  files: readonly FileField[],
+  jsonFields: string[],
+  listFields: string[],
+): Promise<void> {
   try {
-    request.body = await readParts(request, fileField, jsonFields, listFields);
+    request.body = await readParts(request, files, jsonFields, listFields);
   } catch (err) {
     // Busboy throws plain errors for a body that does not match its boundary or ends early:
     // the client's mistake, not the server's.
@@ -101,28 +153,46 @@ export async function readMultipartBody(
 
 async function readParts(
   request: FastifyRequest,
-  fileField: string,
+  files: readonly FileField[],
   jsonFields: string[],
   listFields: string[],
 ): Promise<Record<string, unknown>> {
   const body: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  const mediaBytes = files.flatMap((f) => (f.maxBytes !== undefined ? [f.maxBytes] : []));
+  // An attachment may be larger than MAX_UPLOAD_BYTES (WhatsApp takes 100 MB documents): the
+  // stream is cut past the largest field's limit, and each field's own limit is checked after.
+  const fileSize = mediaBytes.length > 0 ? Math.max(...mediaBytes) + 1 : undefined;
   for await (const part of request.parts({
-    limits: { fieldSize: MAX_FIELD_LENGTH, files: 1, fields: MAX_FIELDS, parts: MAX_FIELDS + 1 },
+    limits: {
+      fieldSize: MAX_FIELD_LENGTH,
+      files: files.length,
+      fields: MAX_FIELDS,
+      parts: MAX_FIELDS + files.length,
+      ...(fileSize !== undefined ? { fileSize } : {}),
+    },
   })) {
     if (part.type === "file") {
-      if (part.fieldname !== fileField) {
+      const rule = files.find((f) => f.field === part.fieldname);
+      if (!rule) {
         await part.toBuffer();
         throw new HttpError(
           400,
-          `unexpected file field "${part.fieldname}"; send the file as "${fileField}"`,
+          `unexpected file field "${part.fieldname}"; send the file as ${files.map((f) => `"${f.field}"`).join(" or ")}`,
         );
       }
-      const spooled = await spool(part);
-      request.uploadedFile = { filename: part.filename, mimetype: part.mimetype, ...spooled };
-      if (NEVER_A_SPREADSHEET.test(part.mimetype)) {
+      if (body[part.fieldname] !== undefined) {
+        // A second file under one field would orphan the first's spool: read past it, keep none.
+        for await (const chunk of part.file) void chunk;
+        throw new HttpError(400, `send one file as "${part.fieldname}", not several`);
+      }
+      const spooled = await spool(part, rule.maxBytes, rule.media);
+      const uploaded = { filename: part.filename, mimetype: part.mimetype, ...spooled };
+      if (rule.media) request.uploadedMedia = uploaded;
+      else request.uploadedFile = uploaded;
+      if (rule.spreadsheet && NEVER_A_SPREADSHEET.test(part.mimetype)) {
         throw new HttpError(415, `"${part.mimetype}" is not a spreadsheet: upload an .xlsx or .csv file`);
       }
-      body[fileField] = part.filename;
+      body[part.fieldname] = part.filename;
     } else {
       if (part.valueTruncated) throw new HttpError(413, `field "${part.fieldname}" is too long`);
       const value = String(part.value);

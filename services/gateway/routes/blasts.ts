@@ -3,13 +3,16 @@ import type { FastifyRequest } from "fastify";
 import { Type, type Static } from "typebox";
 import { REPLY_TEXT_MAX } from "../../../shared/domain/blast.ts";
 import { ID_PATTERN } from "../../../shared/domain/ids.ts";
+import { MEDIA_MAX_BYTES } from "../../../shared/domain/media.ts";
 import { MAX_TEMPLATE_LENGTH } from "../../../shared/domain/templates.ts";
+import { MAX_VARIANTS } from "../../../shared/domain/variants.ts";
 import {
   changeBlast,
   createBlast,
   MAX_POOL,
   PREVIEW_MESSAGES,
   PREVIEW_REJECTED,
+  PREVIEW_VARIANTS,
   resumeAccount,
   planBlast,
   type BlastChange,
@@ -25,6 +28,8 @@ import {
   CampaignId,
   errors,
   FrequencyCapSettings,
+  MediaId,
+  MediaItem,
   PacingSettings,
   Page,
   PageOf,
@@ -35,6 +40,7 @@ import {
   SessionId,
 } from "../http/schemas.ts";
 import { readMultipartBody } from "../http/uploads.ts";
+import { blastMediaOf, discardUpload } from "../media/mediaCommands.ts";
 import type { GatewayDeps } from "../deps.ts";
 
 const CreateBlastBody = Type.Object(
@@ -48,13 +54,47 @@ const CreateBlastBody = Type.Object(
           "by exactly one. In a form, repeat the field or separate ids with commas. `sessionId` is a pool of one.",
       }),
     ),
-    message: Type.String({
-      minLength: 1,
-      maxLength: MAX_TEMPLATE_LENGTH,
-      description: "Template: `{name}` or any recipient column in braces; `{{` and `}}` for literal braces",
-      examples: ["Hi {name}, our sale starts today!"],
-    }),
+    message: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: MAX_TEMPLATE_LENGTH,
+        description:
+          "Template: `{name}` or any recipient column in braces; `{{` and `}}` for literal braces. " +
+          "`[[Hi|Hello|Hey]]` is a spin group: each recipient gets one option, the same every time; " +
+          "`\\[[`, `\\]]` (and `\\|` inside a group) write them literally. Give `message` or `variants`.",
+        examples: ["Hi {name}, our sale starts today!", "[[Hi|Hello]] {name}, our sale starts today!"],
+      }),
+    ),
+    variants: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            text: Type.String({ minLength: 1, maxLength: MAX_TEMPLATE_LENGTH, description: "a template" }),
+            weight: Type.Optional(
+              Type.Number({ exclusiveMinimum: 0, description: "relative odds of this variant (default 1)" }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        {
+          minItems: 1,
+          maxItems: MAX_VARIANTS,
+          description:
+            "Texts to rotate instead of one `message`: each recipient gets one, chosen by weight from " +
+            "their number (the same every time). In multipart/form-data, a JSON string of the array.",
+        },
+      ),
+    ),
     campaignId: Type.Optional(CampaignId),
+    mediaId: Type.Optional(MediaId),
+    media: Type.Optional(
+      Type.String({
+        format: "binary",
+        description:
+          "multipart only: an attachment uploaded with the blast (kept in the media library); " +
+          "`message` is then its caption, optional, and left out for audio",
+      }),
+    ),
     recipients: Type.Optional(
       Type.Array(RecipientRecord, { maxItems: 10_000, description: "recipients given inline" }),
     ),
@@ -78,6 +118,7 @@ const BlastSummary = Type.Intersect([
     createdAt: Type.String(),
     updatedAt: Type.String(),
     reason: Type.String({ description: "why the blast is paused, when it is" }),
+    media: Type.Optional(MediaItem),
   }),
 ]);
 
@@ -103,6 +144,8 @@ const RESULT_COLUMNS = [
   "read_at",
   "replied_at",
   "reply",
+  // Last, so scripts that read the columns by position before variants existed still work.
+  "variant",
 ];
 
 /** The request as the blast commands take it, from either the JSON or the multipart form. */
@@ -119,17 +162,29 @@ function blastInputOf(
   body: Static<typeof CreateBlastBody>,
   file: FastifyRequest["uploadedFile"],
   importId: string | undefined,
+  media?: FastifyRequest["uploadedMedia"],
 ): CreateBlastInput {
   if (body.recipientsFile !== undefined && !file) {
     throw new HttpError(400, "recipientsFile must be uploaded as a file in multipart/form-data");
   }
-  const { sessionId, sessionIds, message, campaignId, recipients, pacing, frequencyCap } = body;
+  if (body.media !== undefined && !media) {
+    throw new HttpError(400, "media must be uploaded as a file in multipart/form-data");
+  }
+  // With an attachment the message is its caption, which may be left out.
+  const withMedia = body.mediaId !== undefined || media !== undefined;
+  const { sessionId, sessionIds, message, variants, campaignId, recipients, pacing, frequencyCap } = body;
   if (sessionId !== undefined && sessionIds !== undefined) {
     throw new HttpError(400, "give sessionId (one account) or sessionIds (a pool), not both");
   }
+  if (message !== undefined && variants !== undefined) {
+    throw new HttpError(400, "give message (one template) or variants (several), not both");
+  }
+  const text = message ?? variants?.[0]?.text ?? (withMedia ? "" : undefined);
+  if (text === undefined) throw new HttpError(400, "give message (one template) or variants (several)");
   return {
     sessionIds: sessionIds ?? (sessionId !== undefined ? [sessionId] : []),
-    message,
+    message: text,
+    ...(variants ? { variants } : {}),
     ...(campaignId ? { campaignId } : {}),
     ...(recipients ? { recipients } : {}),
     ...(pacing ? { pacing } : {}),
@@ -141,18 +196,31 @@ function blastInputOf(
 
 export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = async (app, { deps }) => {
   const requests = new RequestIdempotency(deps.redis, deps.config.REDIS_PREFIX);
+  const mediaField = {
+    field: "media",
+    maxBytes: MEDIA_MAX_BYTES,
+    uploadMaxBytes: deps.config.MAX_UPLOAD_BYTES,
+  };
+  /** A blast's multipart form, for its start and its preview alike. */
+  const readBlastForm = async (request: FastifyRequest) =>
+    readMultipartBody(
+      request,
+      "recipientsFile",
+      ["pacing", "frequencyCap", "variants"],
+      ["sessionIds"],
+      mediaField,
+    );
   app.post(
     "/api/blasts",
     {
-      preValidation: async (request) =>
-        readMultipartBody(request, "recipientsFile", ["pacing", "frequencyCap"], ["sessionIds"]),
+      preValidation: readBlastForm,
       schema: {
         tags: ["blasts"],
         summary: "Start a blast to a campaign and/or an uploaded .xlsx/.csv",
         description:
           "Answers at once with the blast id and the rows that cannot be sent; sending runs in the background. " +
           "Send JSON, or multipart/form-data with `sessionId` (one account) or `sessionIds` (a pool: repeated or " +
-          "comma-separated), `message`, optional `campaignId` and `recipientsFile`.",
+          "comma-separated), `message` (or `variants` as a JSON string), optional `campaignId` and `recipientsFile`.",
         consumes: ["application/json", "multipart/form-data"],
         headers: Type.Object({
           "import-id": ImportIdHeader,
@@ -178,10 +246,21 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
       },
     },
     async (request, reply) => {
-      const input = blastInputOf(request.body, request.uploadedFile, request.headers["import-id"]);
-      const { result, replayed } = await requests.once(request.headers["idempotency-key"], () =>
-        createBlast(deps, input, request.log),
-      );
+      const { body, uploadedMedia } = request;
+      const input = blastInputOf(body, request.uploadedFile, request.headers["import-id"], uploadedMedia);
+      const { result, replayed } = await requests.once(request.headers["idempotency-key"], async () => {
+        const media = await blastMediaOf(deps, body.mediaId, uploadedMedia, true);
+        try {
+          return await createBlast(deps, { ...input, ...(media ? { media } : {}) }, request.log);
+        } catch (err) {
+          if (uploadedMedia && media) {
+            await discardUpload(deps, media.mediaId).catch((discardErr: unknown) =>
+              request.log.warn({ err: discardErr, mediaId: media.mediaId }, "could not discard the upload"),
+            );
+          }
+          throw err;
+        }
+      });
       if (replayed) void reply.header("idempotent-replayed", "true");
       return reply.status(202).send(result);
     },
@@ -190,8 +269,7 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
   app.post(
     "/api/blasts/preview",
     {
-      preValidation: async (request) =>
-        readMultipartBody(request, "recipientsFile", ["pacing", "frequencyCap"], ["sessionIds"]),
+      preValidation: readBlastForm,
       schema: {
         tags: ["blasts"],
         summary: "Check a blast and render its first messages without sending anything",
@@ -215,8 +293,24 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
                 phone: Type.String(),
                 name: Type.Optional(Type.String()),
                 text: Type.String(),
+                variant: Type.Optional(Type.String({ description: "the variant it was rendered from" })),
               }),
               { description: `the first ${PREVIEW_MESSAGES} messages as they would be sent` },
+            ),
+            variants: Type.Optional(
+              Type.Array(
+                Type.Object({
+                  variant: Type.String({
+                    description:
+                      'its number in `variants` ("2"), the options of the spin groups ("1.3"), or both ("2:1.3")',
+                  }),
+                  count: Type.Integer({ description: "recipients that would get it" }),
+                  sample: Type.Optional(Type.String({ description: "the first of them's message" })),
+                }),
+                {
+                  description: `with variants or spintax: recipients per variant (the ${PREVIEW_VARIANTS} largest shares)`,
+                },
+              ),
             ),
           }),
           ...errors(400, 404, 413, 415),
@@ -224,7 +318,10 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
       },
     },
     async (request) => {
-      return planBlast(deps, blastInputOf(request.body, request.uploadedFile, request.headers["import-id"]));
+      const { body, uploadedMedia } = request;
+      const input = blastInputOf(body, request.uploadedFile, request.headers["import-id"], uploadedMedia);
+      const media = await blastMediaOf(deps, body.mediaId, uploadedMedia, false);
+      return planBlast(deps, { ...input, ...(media ? { media } : {}) });
     },
   );
 
@@ -320,7 +417,7 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
       schema: {
         tags: ["blasts"],
         summary:
-          "Per-recipient results as CSV (outcome, reason, message id, the account that sent it, delivery and read times, first reply)",
+          "Per-recipient results as CSV (outcome, reason, message id, the account that sent it, delivery and read times, first reply, message variant)",
         description:
           "Read from the blast's event log. Cells that start like a spreadsheet formula (a reply's text too) are prefixed with a quote.",
         produces: ["text/csv"],
@@ -350,6 +447,7 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
           r.readAt,
           r.repliedAt,
           r.reply,
+          r.variant,
         ]);
       }
       return reply

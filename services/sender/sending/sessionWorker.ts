@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { decide, isTerminal, settledOutcome, type ActiveBlastState } from "../../../shared/domain/blast.ts";
+import type { MediaRef } from "../../../shared/domain/media.ts";
 import { typingDurationMs, type PacingPolicy } from "../../../shared/domain/pacing.ts";
 import {
   budgetPauseOver,
@@ -27,6 +28,7 @@ import type { SendObserver } from "../senderMetrics.ts";
 import type { SendPacer } from "../sendPacer.ts";
 import type { SendResult, SessionConnection } from "../transports/transport.ts";
 import { BlastWork } from "./blastWork.ts";
+import type { MediaBytes } from "./mediaBytes.ts";
 import { runSendProtocol, type SendJob, type SendProtocolPorts, type Settlement } from "./sendProtocol.ts";
 
 /** Our own WhatsApp message id, derived from (blast, recipient) so receipts map back to the recipient. */
@@ -49,6 +51,8 @@ const PROJECTION_WAIT_MS = 10_000;
 export interface BlastSending {
   readonly policy: PacingPolicy;
   readonly limits: SendLimits;
+  /** The blast's attachment: each recipient gets it with their message as the caption. */
+  readonly media?: MediaRef;
 }
 
 export interface SessionWorkerDeps {
@@ -81,6 +85,8 @@ export interface SessionWorkerDeps {
   /** The account paused itself on its blasts (WhatsApp restricted it, or sends kept failing). */
   readonly onRestricted: (reason: string) => void;
   readonly metrics: SendObserver;
+  /** Attachments' bytes, read from the media library once per process. */
+  readonly mediaBytes: MediaBytes;
 }
 
 /** A policy that holds no time between messages: batches go as fast as the caps allow. */
@@ -317,7 +323,7 @@ export class SessionWorker {
   /** The protocol's ports, bound to Redis, the transport and the event log for one blast's batch. */
   private portsFor(
     state: ActiveBlastState,
-    { policy, limits }: BlastSending,
+    { policy, limits, media }: BlastSending,
     msgOf: ReadonlyMap<SendJob, JsMsg>,
   ): SendProtocolPorts {
     const { deps } = this;
@@ -338,7 +344,7 @@ export class SessionWorker {
           },
         );
       },
-      send: (job) => this.attempt(job, policy),
+      send: (job) => this.attempt(job, policy, media),
       settle: async (settlements) => {
         const attempts = settlements.filter((s) => s.how === "attempted").length;
         const sent = settlements
@@ -376,14 +382,33 @@ export class SessionWorker {
   }
 
   /** Number check, typing, then the send itself. */
-  private async attempt(job: SendJob, policy: PacingPolicy): Promise<SendResult> {
+  private async attempt(job: SendJob, policy: PacingPolicy, media?: MediaRef): Promise<SendResult> {
     const { connection } = this.deps;
     const { phone, text } = job.work;
     if (policy.checkNumbers && !(await this.deps.numbers.isOnWhatsApp(connection, phone))) {
       return { ok: false, reason: "not_on_whatsapp" };
     }
     if (policy.typing) await connection.sendTyping(phone, typingDurationMs(policy, text.length, Math.random));
-    return connection.send(phone, text, job.messageId);
+    if (!media) return connection.send(phone, text, job.messageId);
+    const body = await this.deps.mediaBytes.get(media);
+    // Claimed but not sendable as the blast was made: a failure to read, never a different file.
+    if (!body) return { ok: false, reason: "media_missing" };
+    const { mediaId, kind, mimetype, fileName, sha256 } = media;
+    return connection.sendMedia(
+      phone,
+      {
+        kind,
+        body,
+        mimetype,
+        fileName,
+        sha256,
+        mediaId,
+        ...(text !== "" && kind !== "audio" ? { caption: text } : {}),
+        // WhatsApp plays an Opus file as a voice note; an MP3 goes as an audio file.
+        ...(kind === "audio" ? { voiceNote: mimetype.startsWith("audio/ogg") } : {}),
+      },
+      job.messageId,
+    );
   }
 
   /**

@@ -2,6 +2,7 @@
 // (status and QR to the gateway, receipts to the log, inbound messages counted, WhatsApp's cap on
 // messages to new chats acted on), the worker that drains its share of blasts, and its command
 // subscription. Stopping it lets the batch in hand settle before the socket closes.
+import type { MediaBytes } from "../sending/mediaBytes.ts";
 import type { Subscription } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import QRCode from "qrcode";
@@ -68,6 +69,8 @@ export interface SessionRunDeps {
   readonly maxBatch: number;
   readonly log: Logger;
   readonly metrics: SendObserver & InboundObserver;
+  /** Attachments' bytes, read from the media library once per process for all its sessions. */
+  readonly mediaBytes: MediaBytes;
 }
 
 export class RunningSession {
@@ -141,6 +144,7 @@ export class RunningSession {
         return {
           policy: mergePacing(deps.pacing, own.pacing, blast.pacing),
           limits: sendLimitsFor(deps.limits, own, blast),
+          ...(blast.media ? { media: blast.media } : {}),
         };
       },
       unrepliedSends: async () => {
@@ -155,6 +159,7 @@ export class RunningSession {
       isOpen: () => !this.stopped && this.status === "open",
       onRestricted: (reason) => this.publishStatus({ status: "restricted", reason }),
       metrics: deps.metrics,
+      mediaBytes: deps.mediaBytes,
     });
     this.commands = answerSessionCommands(deps.nats, deps.owner, sessionId, this.connection, (to, text, id) =>
       this.sendPacedReply(to, text, id),

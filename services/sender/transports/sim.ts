@@ -51,6 +51,8 @@ export interface SimOptions {
 
 /** What the outbox records of an attachment: enough to tell which file went out, not the file. */
 export interface OutboxMedia {
+  /** The media library's id of the file, when the sender named it. */
+  readonly mediaId?: string;
   readonly kind: MediaKind;
   readonly mimetype: string;
   readonly fileName?: string;
@@ -217,6 +219,7 @@ export function simTransport(options: SimOptions): SimTransport {
           return deliver(to, messageId, {
             text: media.caption ?? "",
             media: {
+              ...(media.mediaId !== undefined ? { mediaId: media.mediaId } : {}),
               kind: media.kind,
               mimetype: media.mimetype,
               ...(media.fileName !== undefined ? { fileName: media.fileName } : {}),

@@ -61,7 +61,8 @@ export interface SessionListener {
   onNewChatMessageCap(cap: NewChatMessageCap): void;
 }
 
-export type MediaKind = "image" | "video" | "document" | "audio";
+export type { MediaKind } from "../../../shared/domain/media.ts";
+import type { MediaKind } from "../../../shared/domain/media.ts";
 
 /** One attachment: the transport uploads it and sends it as WhatsApp's matching message type. */
 export interface MediaContent {
@@ -75,6 +76,13 @@ export interface MediaContent {
   readonly caption?: string;
   /** Audio sent as a voice note (push-to-talk) rather than as an audio file. */
   readonly voiceNote?: boolean;
+  /**
+   * Hex SHA-256 of the body, when the caller knows it: the same bytes sent again (to the next
+   * recipient, after a restart) may reuse the account's earlier upload instead of uploading again.
+   */
+  readonly sha256?: string;
+  /** The media library's id of the file, for records (the sim outbox). */
+  readonly mediaId?: string;
 }
 
 export type SendResult =

@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { decide } from "../../../shared/domain/blast.ts";
-import { appendEvents, encodeEvent } from "../../../shared/nats/eventLog.ts";
+import { decodeSendWork } from "../../../shared/messages/sendWork.ts";
+import { appendEvents, encodeEvent, readEvents } from "../../../shared/nats/eventLog.ts";
 import { SEND_WORK, BLAST_EVENTS, subjects } from "../../../shared/nats/topology.ts";
 import { parseCsv } from "../../harness/csvText.ts";
 import {
@@ -514,6 +515,129 @@ describe("blast API", () => {
         ["2026-12-01T10:00:00.000Z", '\'=HYPERLINK("http://x")'],
         ["", ""],
       ],
+    );
+  });
+
+  it("rotates message variants: refuses bad ones, previews the split, fixes each recipient's in the log and the work", async () => {
+    const start = await snapshot();
+    const one = [{ phone: "+12025550100", name: "A" }];
+    const cases: Array<[unknown, RegExp]> = [
+      [{ sessionId: "s1", recipients: one }, /give message \(one template\) or variants/],
+      [{ sessionId: "s1", message: "hi", variants: [{ text: "yo" }], recipients: one }, /not both/],
+      [{ sessionId: "s1", variants: [], recipients: one }, /variants/],
+      [{ sessionId: "s1", variants: [{ text: "a", weight: 0 }], recipients: one }, /weight/],
+      [{ sessionId: "s1", variants: [{ text: "a" }, { text: "Hi {city}" }], recipients: one }, /\{city\}/],
+      [{ sessionId: "s1", message: "[[Hi|[[Hey|Yo]]]]", recipients: one }, /cannot nest/],
+      [{ sessionId: "s1", message: "[[SALE]]", recipients: one }, /one option/],
+    ];
+    for (const [body, message] of cases) {
+      for (const url of ["/api/blasts", "/api/blasts/preview"]) {
+        const res = await gw.inject({ method: "POST", url, payload: body as object });
+        assert.equal(res.statusCode, 400, `${url} ${JSON.stringify(body)} -> ${res.body}`);
+        assert.match(res.json<{ message: string }>().message, message);
+      }
+    }
+    await assertNothingMade(start);
+
+    const recipients = Array.from({ length: 300 }, (_, i) => ({
+      phone: `+1202555${String(3000 + i)}`,
+      name: `N${i}`,
+    }));
+    const variants = [
+      { text: "A {name}", weight: 1 },
+      { text: "B {name}", weight: 3 },
+    ];
+    const form = multipart(
+      { sessionId: "s1", variants: JSON.stringify(variants) },
+      {
+        field: "recipientsFile",
+        filename: "l.csv",
+        data: `phone,name\n${recipients.map((r) => `${r.phone},${r.name}`).join("\n")}\n`,
+      },
+    );
+    const preview = await gw.inject({ method: "POST", url: "/api/blasts/preview", ...form });
+    assert.equal(preview.statusCode, 200, preview.body);
+    const plan = preview.json<{
+      total: number;
+      messages: Array<{ phone: string; text: string; variant?: string }>;
+      variants: Array<{ variant: string; count: number; sample?: string }>;
+    }>();
+    assert.equal(plan.total, 300);
+    assert.deepEqual(
+      plan.variants.map((v) => v.variant),
+      ["1", "2"],
+    );
+    assert.equal(
+      plan.variants.reduce((sum, v) => sum + v.count, 0),
+      300,
+    );
+    assert.ok(Math.abs((plan.variants[1]?.count ?? 0) / 300 - 0.75) < 0.1, JSON.stringify(plan.variants));
+    assert.match(plan.variants[0]?.sample ?? "", /^A N\d+$/);
+    assert.match(plan.variants[1]?.sample ?? "", /^B N\d+$/);
+    for (const m of plan.messages) assert.equal(m.text[0], m.variant === "1" ? "A" : "B");
+
+    const spun = await gw.inject({
+      method: "POST",
+      url: "/api/blasts/preview",
+      payload: {
+        sessionId: "s1",
+        message: "[[Hi|Hey]] {name} \\[[sic\\]]",
+        recipients: recipients.slice(0, 50),
+      },
+    });
+    assert.equal(spun.statusCode, 200, spun.body);
+    const spunPlan = spun.json<{ variants: Array<{ variant: string; count: number; sample: string }> }>();
+    assert.deepEqual(
+      spunPlan.variants.map((v) => [v.variant, v.sample.replace(/N\d+/, "N")]),
+      [
+        ["1", "Hi N [[sic]]"],
+        ["2", "Hey N [[sic]]"],
+      ],
+    );
+    const plain = await gw.inject({
+      method: "POST",
+      url: "/api/blasts/preview",
+      payload: { sessionId: "s1", message: "Hi {name}", recipients: one },
+    });
+    assert.equal(plain.json<{ variants?: unknown }>().variants, undefined, "one message has no split");
+
+    const res = await gw.inject({ method: "POST", url: "/api/blasts", ...form });
+    assert.equal(res.statusCode, 202, res.body);
+    const { blastId } = res.json<{ blastId: string }>();
+    // The preview and the blast agree recipient by recipient: the choice hangs on the number.
+    const previewed = new Map(plan.messages.map((m) => [m.phone, m.text]));
+    const variantOf = new Map<number, string | undefined>();
+    let created: unknown;
+    await readEvents(gw.nats.js, subjects.blastHistory(blastId), ({ event }) => {
+      if (event.type === "blast.recipients_added")
+        for (const r of event.data.recipients) variantOf.set(r.idx, r.variant);
+      if (event.type === "blast.created") created = event.data.variants;
+    });
+    assert.deepEqual(created, variants);
+    assert.equal(variantOf.size, 300);
+    // What a redelivery after a crash sends is the durable work message: it holds the chosen
+    // variant's text, the one the log recorded for that recipient.
+    const work = await gw.nats.jsm.streams.info(SEND_WORK, { subjects_filter: subjects.sendWork(blastId) });
+    assert.equal(work.state.subjects?.[subjects.sendWork(blastId)], 300);
+    let seen = 0;
+    for (let seq = work.state.first_seq; seq <= work.state.last_seq && seen < 300; seq++) {
+      const stored = await gw.nats.jsm.streams.getMessage(SEND_WORK, { seq }).catch(() => undefined);
+      if (!stored || stored.subject !== subjects.sendWork(blastId)) continue;
+      const item = decodeSendWork(stored.data);
+      seen++;
+      assert.equal(item.text, `${variantOf.get(item.idx) === "1" ? "A" : "B"} N${item.idx}`);
+      const shown = previewed.get(item.phone);
+      if (shown !== undefined) assert.equal(item.text, shown);
+    }
+    assert.equal(seen, 300);
+
+    const csv = await gw.inject({ url: `/api/blasts/${blastId}/results.csv` });
+    const [header, ...rows] = parseCsv(csv.body);
+    const column = (header ?? []).indexOf("variant");
+    assert.ok(column > 0);
+    assert.deepEqual(
+      rows.map((r) => r[column]),
+      [...variantOf.keys()].sort((a, b) => a - b).map((idx) => variantOf.get(idx)),
     );
   });
 });

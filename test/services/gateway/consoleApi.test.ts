@@ -152,6 +152,7 @@ describe("console API", () => {
       "read_at",
       "replied_at",
       "reply",
+      "variant",
     ]);
     assert.equal(rows.length, names.length);
     assert.deepEqual(

@@ -2,7 +2,8 @@
 // results fold behind the CSV export are fed the same random logs (batched and one-at-a-time
 // outcomes, repeats past the log's dedupe, receipts, replies (a recipient's second one too), pauses
 // of the blast and of accounts, cancels racing completion) and must agree on every count, every
-// account's figures and the status, and the projection's replies list on each recipient's first reply.
+// account's figures and the status, and the projection's replies list on each recipient's first reply;
+// the results fold keeps each recipient's message variant as it was added.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
@@ -92,9 +93,24 @@ const blastLog = fc
     total: fc.integer({ min: 1, max: 12 }),
     legacy: fc.boolean(),
     n: fc.integer({ min: 0, max: 40 }),
+    variants: fc.array(fc.option(fc.constantFrom("1", "2", "1.3"), { nil: undefined }), {
+      minLength: 12,
+      maxLength: 12,
+    }),
   })
-  .chain(({ total, legacy, n }) => {
+  .chain(({ total, legacy, n, variants }) => {
     const blastId = "b1";
+    // The recipients come first in a real log, some with the message variant they were given.
+    const added: BlastEvent = {
+      type: "blast.recipients_added",
+      data: {
+        blastId,
+        recipients: Array.from({ length: total }, (_, idx) => {
+          const variant = variants[idx];
+          return variant === undefined ? { idx, phone: `+1${idx}` } : { idx, phone: `+1${idx}`, variant };
+        }),
+      },
+    };
     const created: BlastEvent = {
       type: "blast.created",
       data: {
@@ -109,7 +125,7 @@ const blastLog = fc
     };
     return fc
       .array(eventAfterCreate(blastId, total, legacy), { minLength: n, maxLength: n })
-      .map((rest) => [created, ...rest]);
+      .map((rest) => [added, created, ...rest]);
   });
 
 describe("the three folds of a blast's log agree", () => {
@@ -153,6 +169,13 @@ describe("the three folds of a blast's log agree", () => {
         const results = new ResultsFold();
         for (const event of events) results.apply(event);
         const rows = results.rows();
+        const [added] = events;
+        assert.ok(added?.type === "blast.recipients_added");
+        assert.deepEqual(
+          rows.map((r) => r.variant),
+          added.data.recipients.map((r) => r.variant ?? ""),
+          "each recipient's variant, as added",
+        );
         const count = (what: string) => rows.filter((r) => r.outcome === what).length;
         assert.deepEqual(
           {

@@ -85,7 +85,9 @@ export interface BlastPreview {
   total: number;
   duplicates: number;
   rejected: { count: number; sample: RejectedRow[] };
-  messages: Array<{ idx: number; phone: string; name?: string; text: string }>;
+  messages: Array<{ idx: number; phone: string; name?: string; text: string; variant?: string }>;
+  /** With variants or spintax: recipients per variant and the first one's message. */
+  variants?: Array<{ variant: string; count: number; sample?: string }>;
 }
 
 export interface CreatedBlast {

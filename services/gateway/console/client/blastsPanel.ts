@@ -20,6 +20,7 @@ import { el, notice, replaceChildren } from "./elements.ts";
 import { fileDrop } from "./fileDrop.ts";
 import { api, messageOf, upload } from "./gatewayApi.ts";
 import { importProgress } from "./importProgress.ts";
+import { variantList, variantShares } from "./messageVariants.ts";
 import { watchLive, type LiveSubscription } from "./liveSocket.ts";
 
 export const CAMPAIGNS_CHANGED = "wa-blast:campaigns-changed";
@@ -142,6 +143,12 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
     required: true,
     placeholder: "Hi {name}! Any column of the sheet in braces, {{ and }} for literal braces.",
   });
+  // Told apart by the gateway from its bytes; the message becomes its caption (none for audio).
+  const attachment = el("input", {
+    type: "file",
+    name: "media",
+    accept: "image/jpeg,image/png,image/webp,video/mp4,audio/ogg,audio/mpeg,application/pdf,*/*",
+  });
   const preview = el("div", { class: "preview" });
   const progress = importProgress();
   const message = notice();
@@ -153,6 +160,7 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
     idempotencyKey = "";
   };
   const pool = poolChooser(invalidate);
+  const variants = variantList(template, invalidate);
 
   const loadChoices = async () => {
     const [sessions, campaigns] = await Promise.all([
@@ -178,13 +186,23 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
     const data = new FormData();
     // One field with commas, not the field repeated: a form may carry 20 fields, a pool 100 ids.
     data.set("sessionIds", pool.chosen().join(","));
-    data.set("message", template.value);
+    variants.fill(data);
     if (campaign.value) data.set("campaignId", campaign.value);
     const chosen = file.file();
     if (chosen) data.set("recipientsFile", chosen, chosen.name);
+    const media = attachment.files?.[0];
+    if (media) {
+      data.set("media", media, media.name);
+      // An attachment may go without a caption (audio must).
+      if (data.get("message") === "") data.delete("message");
+    }
     return data;
   };
   for (const input of [campaign, template]) input.addEventListener("input", invalidate);
+  attachment.addEventListener("change", () => {
+    template.required = !attachment.files?.length;
+    invalidate();
+  });
   file.onChange(() => {
     invalidate();
     progress.clear();
@@ -226,6 +244,7 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
               el("li", {}, el("span", { class: "phone" }, m.phone), el("q", {}, m.text)),
             ),
           ),
+          variantShares(result),
           rejectedTable(result.rejected.sample, result.rejected.count),
         );
         send.disabled = result.total === 0;
@@ -246,6 +265,13 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
     file.node,
     el("label", {}, "Message", template),
     el(
+      "label",
+      {},
+      "Attachment (optional: image, MP4 video, PDF or any document, OGG/MP3 audio)",
+      attachment,
+    ),
+    variants.node,
+    el(
       "div",
       { class: "actions" },
       el("button", { type: "button", class: "preview-button secondary", onclick: runPreview }, "Preview"),
@@ -264,6 +290,8 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
         message.show(`Blast ${created.blastId} started: ${created.total} message(s) queued.`, "ok");
         replaceChildren(preview);
         file.clear();
+        attachment.value = "";
+        template.required = true;
         idempotencyKey = "";
         onCreated(created.blastId);
       })

@@ -34,6 +34,7 @@ import type {
   SessionListener,
   Transport,
 } from "../transport.ts";
+import { hashedMediaFile, redisMediaUploads } from "./mediaUploads.ts";
 import { redisAuthState, type RedisAuth } from "./redisAuthState.ts";
 
 export interface BaileysOptions {
@@ -154,6 +155,8 @@ class BaileysSession implements SessionConnection {
       // it is what answers retry receipts for our sends ("Waiting for this message").
       enableRecentMessageCache: true,
       getMessage: async () => undefined,
+      // One upload per account per file, kept across sender restarts (./mediaUploads.ts).
+      mediaCache: redisMediaUploads(this.options.redis, this.options.prefix, this.sessionId),
       ...(this.options.waWebSocketUrl ? { waWebSocketUrl: this.options.waWebSocketUrl } : {}),
       // The socket and the media uploads both leave through the account's proxy, if it has one.
       ...(agent ? { agent, fetchAgent: agent } : {}),
@@ -347,8 +350,14 @@ class BaileysSession implements SessionConnection {
     return this.relay(to, { text }, messageId);
   }
 
-  sendMedia(to: string, media: MediaContent, messageId: string): Promise<SendResult> {
-    return this.relay(to, mediaMessage(media), messageId);
+  async sendMedia(to: string, media: MediaContent, messageId: string): Promise<SendResult> {
+    let content: AnyMessageContent;
+    try {
+      content = await mediaMessage(media);
+    } catch (err) {
+      return { ok: false, reason: `media not readable: ${(err as Error).message}` };
+    }
+    return this.relay(to, content, messageId);
   }
 
   private async relay(to: string, content: AnyMessageContent, messageId: string): Promise<SendResult> {
@@ -424,15 +433,28 @@ class BaileysSession implements SessionConnection {
   }
 }
 
-/** Baileys' message content for one attachment; a stream is read once, by the upload. */
-function mediaMessage(media: MediaContent): AnyMessageContent {
-  const body = media.body instanceof Uint8Array ? Buffer.from(media.body) : { stream: media.body };
-  const { mimetype, caption, fileName } = media;
+/**
+ * Baileys' message content for one attachment; a stream is read once, by the upload. Bytes with a
+ * known hash go by their hashed file, so the account's upload cache applies. The caption is always
+ * set, "" for none: a cached upload must not carry an earlier recipient's.
+ */
+async function mediaMessage(media: MediaContent): Promise<AnyMessageContent> {
+  const hashed =
+    media.sha256 !== undefined && media.body instanceof Uint8Array
+      ? await hashedMediaFile(media.sha256, media.body)
+      : undefined;
+  const body = hashed
+    ? { url: hashed }
+    : media.body instanceof Uint8Array
+      ? Buffer.from(media.body)
+      : { stream: media.body };
+  const { mimetype, fileName } = media;
+  const caption = media.caption ?? "";
   switch (media.kind) {
     case "image":
-      return { image: body, mimetype, ...(caption ? { caption } : {}) };
+      return { image: body, mimetype, caption };
     case "video":
-      return { video: body, mimetype, ...(caption ? { caption } : {}) };
+      return { video: body, mimetype, caption };
     case "audio":
       return { audio: body, mimetype, ptt: media.voiceNote ?? false };
     case "document":
@@ -440,7 +462,7 @@ function mediaMessage(media: MediaContent): AnyMessageContent {
         document: body,
         mimetype,
         fileName: fileName ?? "document",
-        ...(caption ? { caption } : {}),
+        caption,
       };
   }
 }

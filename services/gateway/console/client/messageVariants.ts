@@ -1,0 +1,127 @@
+/// <reference lib="dom" />
+// The blast form's message variants: the message box is the first variant, "Add variant" adds
+// more, each with a weight (its relative odds). With one variant the form sends `message` as
+// before; with more it sends `variants`, and the preview shows how the recipients split.
+import type { BlastPreview } from "./apiTypes.ts";
+import { el } from "./elements.ts";
+
+/** As the API refuses more (shared/domain/variants.ts MAX_VARIANTS). */
+const MAX_VARIANTS = 20;
+
+export function variantList(first: HTMLTextAreaElement, onChange: () => void) {
+  const rows = el("ol", { class: "variant-list" });
+  const weight = () =>
+    el("input", {
+      type: "number",
+      name: "variantWeight",
+      min: "0.01",
+      step: "any",
+      value: "1",
+      title: "weight",
+    });
+  const firstWeight = weight();
+  const firstWeightLabel = el(
+    "label",
+    { class: "inline variant-weight", hidden: true },
+    "Weight",
+    firstWeight,
+  );
+  const add = el("button", { type: "button", class: "add-variant secondary" }, "Add variant");
+  const extras = () => Array.from(rows.querySelectorAll<HTMLElement>(".variant"));
+  const refresh = () => {
+    firstWeightLabel.hidden = extras().length === 0;
+    add.disabled = extras().length + 1 >= MAX_VARIANTS;
+    onChange();
+  };
+  add.addEventListener("click", () => {
+    const row = el(
+      "li",
+      { class: "variant" },
+      el("textarea", {
+        name: "variantText",
+        rows: 3,
+        placeholder: "Another wording of the message, with the same {columns}.",
+      }),
+      el("label", { class: "inline variant-weight" }, "Weight", weight()),
+      el(
+        "button",
+        { type: "button", class: "remove-variant secondary", onclick: () => row.remove() },
+        "Remove",
+      ),
+    );
+    row.querySelector(".remove-variant")?.addEventListener("click", refresh);
+    rows.append(row);
+    refresh();
+  });
+  rows.addEventListener("input", onChange);
+  firstWeight.addEventListener("input", onChange);
+  const node = el(
+    "div",
+    { class: "variants" },
+    firstWeightLabel,
+    rows,
+    add,
+    el(
+      "p",
+      { class: "meta" },
+      "Each recipient gets one variant, picked by weight, the same one every time. Inside a message, " +
+        "[[Hi|Hello|Hey]] sends one of the options; \\[[ and \\]] write the brackets themselves.",
+    ),
+  );
+  return {
+    node,
+    /** Sets `message` or, with more than one variant, `variants` (a JSON string) on the form. */
+    fill(data: FormData): void {
+      const more = extras();
+      if (more.length === 0) {
+        data.set("message", first.value);
+        return;
+      }
+      const weightOf = (input: HTMLInputElement | null) => Number(input?.value || "1");
+      const variants = [
+        { text: first.value, weight: weightOf(firstWeight) },
+        ...more.map((row) => ({
+          text: row.querySelector("textarea")?.value ?? "",
+          weight: weightOf(row.querySelector<HTMLInputElement>("input[name=variantWeight]")),
+        })),
+      ];
+      data.set("variants", JSON.stringify(variants));
+    },
+  };
+}
+
+/** How the recipients split over the variants, with a sample of each; nothing for one message. */
+export function variantShares(result: BlastPreview): HTMLElement | undefined {
+  if (!result.variants || result.variants.length === 0) return undefined;
+  const planned = result.variants.reduce((sum, v) => sum + v.count, 0);
+  return el(
+    "table",
+    { class: "variant-shares" },
+    el(
+      "thead",
+      {},
+      el(
+        "tr",
+        {},
+        el("th", {}, "variant"),
+        el("th", {}, "recipients"),
+        el("th", {}, "share"),
+        el("th", {}, "sample"),
+      ),
+    ),
+    el(
+      "tbody",
+      {},
+      ...result.variants.map((v) =>
+        el(
+          "tr",
+          { "data-variant": v.variant },
+          el("td", {}, v.variant),
+          el("td", { class: "count" }, v.count),
+          el("td", {}, planned === 0 ? "" : `${Math.round((v.count / planned) * 100)}%`),
+          el("td", {}, v.sample === undefined ? "" : el("q", {}, v.sample)),
+        ),
+      ),
+    ),
+  );
+}
