@@ -39,6 +39,7 @@ import { MediaBytes } from "./sending/mediaBytes.ts";
 import { SendPacer } from "./sendPacer.ts";
 import { SessionSupervisor } from "./sessions/sessionSupervisor.ts";
 import { baileysTransport } from "./transports/baileys/baileysTransport.ts";
+import { removeHashedMediaFiles } from "./transports/baileys/mediaUploads.ts";
 import { claimAuthFence } from "./transports/baileys/redisAuthState.ts";
 import { parseNumberList, parseReplyTexts, simTransport } from "./transports/sim.ts";
 import type { Transport } from "./transports/transport.ts";
@@ -142,6 +143,7 @@ onStopSignal(async (signal) => {
   log.info({ signal }, "sender draining");
   await supervisor.stop();
   await inboundProcessor.stop();
+  await removeHashedMediaFiles();
   await leases.close();
   metricsServer?.close();
   await nats.nc.drain();

@@ -4,7 +4,7 @@
 // where a restarted sender finds it. A hit sends WhatsApp's copy again (same URL and media key,
 // thumbnail included) with this recipient's caption; the bytes are not read at all.
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rename, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CacheStore } from "@whiskeysockets/baileys";
@@ -64,4 +64,11 @@ export async function hashedMediaFile(sha256: string, body: Uint8Array): Promise
   await writeFile(partial, body, { mode: 0o600 });
   await rename(partial, path);
   return path;
+}
+
+/** Removes this process's hashed files (at stop): a sender that is killed leaves them to the OS's tmp cleaning. */
+export async function removeHashedMediaFiles(): Promise<void> {
+  const dir = spoolDir;
+  spoolDir = undefined;
+  if (dir) await rm(await dir, { recursive: true, force: true }).catch(() => undefined);
 }
