@@ -67,7 +67,7 @@ export const subjects = {
   consentEvent: (change: "optout" | "optin") => `consent.${change}`,
   allConsent: "consent.>",
   /** Core NATS request/reply to whichever sender owns the session (not stored). */
-  sessionCommand: (sessionId: string, what: "connect" | "logout" | "pairing-code" | "reply") =>
+  sessionCommand: (sessionId: string, what: "connect" | "logout" | "pairing-code" | "reply" | "test-send") =>
     `cmd.session.${sessionId}.${what}`,
   sessionCommands: (sessionId: string) => `cmd.session.${sessionId}.*`,
   /** Core NATS progress of an import while its request runs (rows read, queued, rejected). */

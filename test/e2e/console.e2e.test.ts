@@ -177,6 +177,14 @@ describe("the web console in a real browser", () => {
     );
     assert.deepEqual(rejectedReasons, ["phone has invalid characters", "missing value for {name}"]);
     assert.equal((await (await platform.api("/api/blasts")).json()).total, 0, "a preview starts nothing");
+    // A test send asks the account's sender, and none runs s1 yet: the console says so.
+    await page.fill(".blast-form .test-send input[name=testTo]", "+12025559901");
+    await page.click(".blast-form .test-send-button");
+    await page.waitForSelector(".blast-form .test-send-result[data-kind=error]");
+    assert.match(
+      (await page.textContent(".blast-form .test-send-result")) ?? "",
+      /no sender is running session s1/,
+    );
     await browser.shot("blast-preview");
 
     await page.click(".blast-form button.send");
@@ -644,6 +652,20 @@ describe("the web console in a real browser", () => {
     );
     assert.match(shares[0]?.[3] ?? "", /^Hello Guest \d+, see you soon$/);
     assert.match(shares[1]?.[3] ?? "", /^Hi Guest \d+, see you later$/);
+    // A test of the first message, sent now by a running account: no blast is made of it.
+    const blastsBefore = (await (await platform.api("/api/blasts")).json()).total;
+    await page.fill(".blast-form .test-send input[name=testTo]", "+12025559902");
+    await page.click(".blast-form .test-send-button");
+    await page.waitForSelector(".blast-form .test-send-result[data-kind=ok]");
+    assert.match(
+      (await page.textContent(".blast-form .test-send-result")) ?? "",
+      /^Test sent from s\d to \+12025559902 \(variant [12]\): “(Hello Guest \d+, see you soon|Hi Guest \d+, see you later)”$/,
+    );
+    assert.equal(
+      (await (await platform.api("/api/blasts")).json()).total,
+      blastsBefore,
+      "a test is no blast",
+    );
     await browser.shot("blast-variants-preview");
 
     await page.click(".blast-form button.send");

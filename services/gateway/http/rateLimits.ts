@@ -15,6 +15,7 @@ const EXEMPT_PATHS = new Set(["/healthz", "/readyz"]);
 const UPLOAD_ROUTES = new Set([
   "POST /api/blasts",
   "POST /api/blasts/preview",
+  "POST /api/blasts/test-send",
   "POST /api/campaigns",
   "POST /api/media",
   "POST /api/suppression/import",

@@ -40,6 +40,7 @@ import {
   SessionId,
 } from "../http/schemas.ts";
 import { readMultipartBody } from "../http/uploads.ts";
+import { MAX_TEST_RECIPIENTS, testSend } from "../blasts/testSend.ts";
 import { blastMediaOf, discardUpload } from "../media/mediaCommands.ts";
 import type { GatewayDeps } from "../deps.ts";
 
@@ -103,6 +104,21 @@ const CreateBlastBody = Type.Object(
     recipientsFile: Type.Optional(
       Type.String({ format: "binary", description: "multipart only: .xlsx or .csv with a `phone` column" }),
     ),
+  },
+  { additionalProperties: false },
+);
+
+/** The preview's body, and who gets the test and from which account. */
+const TestSendBody = Type.Object(
+  {
+    ...CreateBlastBody.properties,
+    to: Type.Array(Type.String({ minLength: 1, maxLength: 32 }), {
+      minItems: 1,
+      maxItems: MAX_TEST_RECIPIENTS,
+      description:
+        "The numbers that get the test (read as DEFAULT_COUNTRY without a country code). In a form, " +
+        "repeat the field or separate numbers with commas.",
+    }),
   },
   { additionalProperties: false },
 );
@@ -322,6 +338,62 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
       const input = blastInputOf(body, request.uploadedFile, request.headers["import-id"], uploadedMedia);
       const media = await blastMediaOf(deps, body.mediaId, uploadedMedia, false);
       return planBlast(deps, { ...input, ...(media ? { media } : {}) });
+    },
+  );
+
+  app.post(
+    "/api/blasts/test-send",
+    {
+      preValidation: async (request) =>
+        readMultipartBody(
+          request,
+          "recipientsFile",
+          ["pacing", "frequencyCap", "variants"],
+          ["sessionIds", "to"],
+          mediaField,
+        ),
+      schema: {
+        tags: ["blasts"],
+        summary: "Send the blast's first message to a few numbers now, as a test",
+        description:
+          "Takes what POST /api/blasts/preview takes, plus `to`. Renders the first recipient's message " +
+          "(its variant, the attachment) and has `sessionId` (with a pool in `sessionIds`, its first " +
+          "account when left out) send it to each number now, at the account's pace. No blast is " +
+          "created or counted; the sender logs it as a test. An uploaded `media` is kept in the library.",
+        consumes: ["application/json", "multipart/form-data"],
+        body: TestSendBody,
+        response: {
+          200: Type.Object({
+            sessionId: Type.String({ description: "the account it was sent from" }),
+            text: Type.String({ description: "the text, or the attachment's caption" }),
+            variant: Type.Optional(Type.String({ description: "the variant it was rendered from" })),
+            media: Type.Optional(MediaItem),
+            sent: Type.Array(Type.Object({ to: Type.String(), messageId: Type.String() })),
+          }),
+          ...errors(400, 404, 413, 415, 503),
+        },
+      },
+    },
+    async (request) => {
+      const { body, uploadedMedia } = request;
+      const { to, ...blastBody } = body;
+      // With a pool, `sessionId` names the account of the test, not a pool of one.
+      const { sessionId, ...poolBody } = blastBody;
+      const planned = blastBody.sessionIds !== undefined ? poolBody : blastBody;
+      const input = blastInputOf(planned, request.uploadedFile, undefined, uploadedMedia);
+      // Stored, since the sender reads the bytes from the library.
+      const media = await blastMediaOf(deps, body.mediaId, uploadedMedia, true);
+      try {
+        return await testSend(deps, { ...input, ...(media ? { media } : {}) }, to, sessionId);
+      } catch (err) {
+        // A refused test leaves no file nobody was told the id of.
+        if (uploadedMedia && media) {
+          await discardUpload(deps, media.mediaId).catch((discardErr: unknown) =>
+            request.log.warn({ err: discardErr, mediaId: media.mediaId }, "could not discard the upload"),
+          );
+        }
+        throw err;
+      }
     },
   );
 

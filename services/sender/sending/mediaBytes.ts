@@ -3,6 +3,7 @@
 // without another read of the Object Store. Bounded by total size, least recently used out first.
 import { createHash } from "node:crypto";
 import type { MediaRef } from "../../../shared/domain/media.ts";
+import type { MediaContent } from "../transports/transport.ts";
 
 /** Enough for a few large documents at once; a 100 MB document alone still fits. */
 const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
@@ -53,4 +54,20 @@ export class MediaBytes {
     }
     return bytes;
   }
+}
+
+/** What the transport sends for an attachment: the message as its caption, none under audio. */
+export function mediaContentOf(media: MediaRef, body: Uint8Array, text: string): MediaContent {
+  const { mediaId, kind, mimetype, fileName, sha256 } = media;
+  return {
+    kind,
+    body,
+    mimetype,
+    fileName,
+    sha256,
+    mediaId,
+    ...(text !== "" && kind !== "audio" ? { caption: text } : {}),
+    // WhatsApp plays an Opus file as a voice note; an MP3 goes as an audio file.
+    ...(kind === "audio" ? { voiceNote: mimetype.startsWith("audio/ogg") } : {}),
+  };
 }

@@ -28,7 +28,7 @@ import type { SendObserver } from "../senderMetrics.ts";
 import type { SendPacer } from "../sendPacer.ts";
 import type { SendResult, SessionConnection } from "../transports/transport.ts";
 import { BlastWork } from "./blastWork.ts";
-import type { MediaBytes } from "./mediaBytes.ts";
+import { mediaContentOf, type MediaBytes } from "./mediaBytes.ts";
 import { runSendProtocol, type SendJob, type SendProtocolPorts, type Settlement } from "./sendProtocol.ts";
 
 /** Our own WhatsApp message id, derived from (blast, recipient) so receipts map back to the recipient. */
@@ -393,22 +393,7 @@ export class SessionWorker {
     const body = await this.deps.mediaBytes.get(media);
     // Claimed but not sendable as the blast was made: a failure to read, never a different file.
     if (!body) return { ok: false, reason: "media_missing" };
-    const { mediaId, kind, mimetype, fileName, sha256 } = media;
-    return connection.sendMedia(
-      phone,
-      {
-        kind,
-        body,
-        mimetype,
-        fileName,
-        sha256,
-        mediaId,
-        ...(text !== "" && kind !== "audio" ? { caption: text } : {}),
-        // WhatsApp plays an Opus file as a voice note; an MP3 goes as an audio file.
-        ...(kind === "audio" ? { voiceNote: mimetype.startsWith("audio/ogg") } : {}),
-      },
-      job.messageId,
-    );
+    return connection.sendMedia(phone, mediaContentOf(media, body, text), job.messageId);
   }
 
   /**

@@ -2,10 +2,11 @@
 // (status and QR to the gateway, receipts to the log, inbound messages counted, WhatsApp's cap on
 // messages to new chats acted on), the worker that drains its share of blasts, and its command
 // subscription. Stopping it lets the batch in hand settle before the socket closes.
-import type { MediaBytes } from "../sending/mediaBytes.ts";
+import { mediaContentOf, type MediaBytes } from "../sending/mediaBytes.ts";
 import type { Subscription } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import QRCode from "qrcode";
+import type { MediaRef } from "../../../shared/domain/media.ts";
 import { mergePacing, type PacingPolicy } from "../../../shared/domain/pacing.ts";
 import { sendLimitsFor, type SendLimitDefaults } from "../../../shared/domain/sendLimits.ts";
 import type { QrUpdateMessage, SessionStatusMessage } from "../../../shared/messages/sessionEvents.ts";
@@ -29,7 +30,7 @@ import type {
   StatusUpdate,
   Transport,
 } from "../transports/transport.ts";
-import { answerSessionCommands } from "./sessionCommands.ts";
+import { answerSessionCommands, type PacedMessage } from "./sessionCommands.ts";
 
 const encoder = new TextEncoder();
 /** Longer than this to the account's next slot and a confirmation is tried again later instead. */
@@ -161,17 +162,19 @@ export class RunningSession {
       metrics: deps.metrics,
       mediaBytes: deps.mediaBytes,
     });
-    this.commands = answerSessionCommands(deps.nats, deps.owner, sessionId, this.connection, (to, text, id) =>
-      this.sendPacedReply(to, text, id),
+    this.commands = answerSessionCommands(deps.nats, deps.owner, sessionId, this.connection, (message) =>
+      this.sendPacedReply(message),
     );
   }
 
   /**
-   * A message outside any blast (a consent confirmation), sent when the account's pacing allows
-   * and counted on it like a blast message, so it never makes the account send faster.
+   * A message outside any blast (a consent confirmation, a test send), sent when the account's
+   * pacing allows and counted on it like a blast message, so it never makes the account send
+   * faster; no blast, projection or blast metric hears of it.
    */
-  private async sendPacedReply(to: string, text: string, messageId: string): Promise<SendResult> {
+  private async sendPacedReply(message: PacedMessage): Promise<SendResult> {
     const { deps } = this;
+    const { to, text, messageId, media, test } = message;
     if (this.stopped || this.status !== "open") return { ok: false, reason: "session_not_open" };
     const policy = mergePacing(deps.pacing, await deps.registry.pacing(this.sessionId));
     const slot = await deps.pacer.nextSlot(this.sessionId, policy);
@@ -179,9 +182,30 @@ export class RunningSession {
     if (wait > MAX_REPLY_WAIT_MS)
       return { ok: false, reason: `paced: next slot in ${Math.round(wait / 1000)} s` };
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const result = await this.connection.send(to, text, messageId);
+    const result = media
+      ? await this.sendMediaOutsideBlast(to, text, messageId, media)
+      : await this.connection.send(to, text, messageId);
     if (result.ok) await deps.pacer.recordSends(this.sessionId, 1, policy);
+    if (test) {
+      // Marked as a test so the log never reads as a blast message that went astray.
+      deps.log.info(
+        { sessionId: this.sessionId, to, messageId, mediaId: media?.mediaId, ok: result.ok, test: true },
+        "test send",
+      );
+    }
     return result;
+  }
+
+  /** The attachment as the blast would send it, its bytes read through the process's media cache. */
+  private async sendMediaOutsideBlast(
+    to: string,
+    text: string,
+    messageId: string,
+    media: MediaRef,
+  ): Promise<SendResult> {
+    const body = await this.deps.mediaBytes.get(media);
+    if (!body) return { ok: false, reason: "media_missing" };
+    return this.connection.sendMedia(to, mediaContentOf(media, body, text), messageId);
   }
 
   /** One of this account's blasts changed: its worker looks for work now. */

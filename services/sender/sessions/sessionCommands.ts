@@ -1,13 +1,26 @@
 // Answers commands for one session over NATS request/reply: the gateway's (connect, logout,
 // pairing code) and the inbound processor's (reply: a consent confirmation to send from this
-// account). Only the sender that runs the session is subscribed, so it is the one that answers.
+// account) and test-send (a blast's first message, with its attachment, sent as a test). Only the
+// sender that runs the session is subscribed, so it is the one that answers.
 import type { Msg, Subscription } from "@nats-io/transport-node";
+import type { MediaRef } from "../../../shared/domain/media.ts";
 import type { Nats } from "../../../shared/nats/connection.ts";
 import { subjects } from "../../../shared/nats/topology.ts";
 import type { SendResult, SessionConnection } from "../transports/transport.ts";
 
-/** Sends one message from the account at its pace (a consent confirmation). */
-export type PacedReply = (to: string, text: string, messageId: string) => Promise<SendResult>;
+/** One message outside any blast, sent from the account at its pace. */
+export interface PacedMessage {
+  readonly to: string;
+  /** The text, or the attachment's caption ("" for none). */
+  readonly text: string;
+  readonly messageId: string;
+  readonly media?: MediaRef;
+  /** A test send from the blast form: logged as one, never part of a blast. */
+  readonly test?: boolean;
+}
+
+/** Sends one message from the account at its pace (a consent confirmation, a test send). */
+export type PacedReply = (message: PacedMessage) => Promise<SendResult>;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -44,7 +57,14 @@ async function answer(
       const { to, text, messageId } = JSON.parse(decoder.decode(msg.data)) as Record<string, string>;
       if (!to || !text || !messageId)
         return void reply({ ok: false, error: "reply needs to, text and messageId" });
-      const sent = await pacedReply(to, text, messageId);
+      const sent = await pacedReply({ to, text, messageId });
+      return void reply(sent.ok ? { ok: true } : { ok: false, error: sent.reason });
+    } else if (what === "test-send") {
+      const message = JSON.parse(decoder.decode(msg.data)) as Partial<PacedMessage>;
+      const { to, text, messageId, media } = message;
+      if (!to || typeof text !== "string" || !messageId || (text === "" && !media))
+        return void reply({ ok: false, error: "test-send needs to, text (or media) and messageId" });
+      const sent = await pacedReply({ to, text, messageId, ...(media ? { media } : {}), test: true });
       return void reply(sent.ok ? { ok: true } : { ok: false, error: sent.reason });
     } else return void reply({ ok: false, error: `unknown command ${what}` });
     reply({ ok: true });

@@ -16,6 +16,7 @@ const ROUTES: ReadonlyArray<readonly [string, string]> = [
   ["POST", "/api/blasts"],
   ["GET", "/api/blasts"],
   ["POST", "/api/blasts/preview"],
+  ["POST", "/api/blasts/test-send"],
   ["GET", "/api/blasts/{id}"],
   ["GET", "/api/blasts/{id}/failures"],
   ["GET", "/api/blasts/{id}/results.csv"],
@@ -225,6 +226,7 @@ const request = fc.oneof(
       target: fc.constantFrom<Target>(
         ["POST", "/api/blasts"],
         ["POST", "/api/blasts/preview"],
+        ["POST", "/api/blasts/test-send"],
         ["POST", "/api/campaigns"],
       ),
       search: fc.constant(""),

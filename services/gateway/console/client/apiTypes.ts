@@ -90,6 +90,14 @@ export interface BlastPreview {
   variants?: Array<{ variant: string; count: number; sample?: string }>;
 }
 
+/** What POST /api/blasts/test-send answers: the message and where it went. */
+export interface TestSent {
+  sessionId: string;
+  text: string;
+  variant?: string;
+  sent: Array<{ to: string; messageId: string }>;
+}
+
 export interface CreatedBlast {
   blastId: string;
   total: number;

@@ -2,7 +2,8 @@
 // Blasts: a form that previews the first messages and the rejected rows before anything is sent,
 // and the list of blasts with live progress, controls, failures and the results export. A blast is
 // sent from a pool of accounts; each card shows every account's share and why one is paused, and
-// the latest replies people sent (their text is shown as text, like every cell here).
+// the latest replies people sent (their text is shown as text, like every cell here). The preview
+// can send its first message to a few numbers as a test, which is no blast and counts nowhere.
 import type {
   AccountProgress,
   BlastPreview,
@@ -15,6 +16,7 @@ import type {
   Page,
   RejectedRow,
   Session,
+  TestSent,
 } from "./apiTypes.ts";
 import { el, notice, replaceChildren } from "./elements.ts";
 import { fileDrop } from "./fileDrop.ts";
@@ -246,6 +248,7 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
           ),
           variantShares(result),
           rejectedTable(result.rejected.sample, result.rejected.count),
+          testSendForm(pool.chosen(), formData),
         );
         send.disabled = result.total === 0;
         idempotencyKey = crypto.randomUUID();
@@ -302,6 +305,65 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
   });
   void loadChoices().catch((err: unknown) => message.show(messageOf(err)));
   return form;
+}
+
+/** Most numbers a test goes to, as the API allows (services/gateway/blasts/testSend.ts). */
+const MAX_TEST_RECIPIENTS = 5;
+
+/**
+ * Under a preview: the first message, sent now to a few numbers from one of the pool's accounts,
+ * so the team sees it on a phone before the blast starts. The form is read again when clicked.
+ */
+function testSendForm(accounts: readonly string[], formData: () => FormData): HTMLElement {
+  const numbers = el("input", {
+    type: "text",
+    name: "testTo",
+    placeholder: `up to ${MAX_TEST_RECIPIENTS} numbers, separated by commas`,
+  });
+  const account = el(
+    "select",
+    { name: "testSession" },
+    ...accounts.map((id) => el("option", { value: id }, id)),
+  );
+  const result = notice();
+  // Not a `.notice`: the form's own notice is the one that says a blast started.
+  result.node.className = "test-send-result";
+  const button = el("button", { type: "button", class: "test-send-button secondary" }, "Send a test");
+  button.addEventListener("click", () => {
+    result.clear();
+    const to = numbers.value
+      .split(/[,;\n]/)
+      .map((n) => n.trim())
+      .filter((n) => n !== "");
+    if (to.length === 0 || to.length > MAX_TEST_RECIPIENTS) {
+      result.show(`Give 1 to ${MAX_TEST_RECIPIENTS} numbers to send the test to.`);
+      return;
+    }
+    const form = formData();
+    form.set("to", to.join(","));
+    form.set("sessionId", account.value);
+    button.disabled = true;
+    api<TestSent>("/api/blasts/test-send", { method: "POST", form })
+      .then((sent) => {
+        const variant = sent.variant !== undefined ? ` (variant ${sent.variant})` : "";
+        result.show(
+          `Test sent from ${sent.sessionId} to ${sent.sent.map((s) => s.to).join(", ")}${variant}: “${sent.text}”`,
+          "ok",
+        );
+      })
+      .catch((err: unknown) => result.show(messageOf(err)))
+      .finally(() => {
+        button.disabled = false;
+      });
+  });
+  return el(
+    "div",
+    { class: "test-send" },
+    el("label", {}, "Send a test to", numbers),
+    accounts.length > 1 ? el("label", {}, "from", account) : null,
+    button,
+    result.node,
+  );
 }
 
 /** What a card shows: an answer of the API, or a socket message (which may lack the pool's figures). */
