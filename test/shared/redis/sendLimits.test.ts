@@ -3,9 +3,7 @@
 // released claim is taken back out of both counts, the suppression list still wins, and an account
 // over its budget claims no recipient who never wrote to it while those who did stay reachable.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import type { Redis } from "ioredis";
-import { connectRedis } from "../../../shared/redis/connection.ts";
+import { describe, it } from "node:test";
 import {
   FREQUENCY_CAPPED,
   IdempotencyRecords,
@@ -14,7 +12,7 @@ import {
 } from "../../../shared/redis/idempotency.ts";
 import { appKeys } from "../../../shared/redis/keys.ts";
 import { SuppressionList } from "../../../shared/redis/suppression.ts";
-import { startRedis, type ManagedServer } from "../../harness/servers.ts";
+import { redisForSuite } from "../../harness/servers.ts";
 
 const HOUR = 3600_000;
 const T0 = Date.parse("2026-11-10T12:00:00.000Z");
@@ -33,26 +31,16 @@ const claimed = { kind: "claimed" } as const;
 const overBudget = { kind: "over_budget" } as const;
 
 describe("frequency cap and unreplied budget in the send claim", () => {
-  let server: ManagedServer;
-  let redis: Redis;
+  const redis = redisForSuite();
   let testCount = 0;
-
-  before(async () => {
-    server = await startRedis();
-    redis = connectRedis(server.url);
-  });
-  after(async () => {
-    redis?.disconnect();
-    await server?.dispose();
-  });
 
   const fresh = () => {
     const prefix = `lim${++testCount}:`;
-    const records = new IdempotencyRecords(redis, prefix);
+    const records = new IdempotencyRecords(redis(), prefix);
     return {
       keys: appKeys(prefix),
       records,
-      suppression: new SuppressionList(redis, prefix),
+      suppression: new SuppressionList(redis(), prefix),
       claim: (blastId: string, requests: ReturnType<typeof request>[], at: number, checks: ClaimChecks) =>
         records.claimAll(blastId, requests, "sender-a", at, checks),
     };
@@ -80,14 +68,14 @@ describe("frequency cap and unreplied budget in the send claim", () => {
       ),
       [capped, claimed, claimed],
     );
-    assert.deepEqual(JSON.parse((await redis.hget(keys.idempotency("b3"), "0")) ?? "null"), {
+    assert.deepEqual(JSON.parse((await redis().hget(keys.idempotency("b3"), "0")) ?? "null"), {
       state: "settled",
       outcome: { kind: "failed", reason: FREQUENCY_CAPPED },
       at: T0 + 2 * HOUR,
     });
-    assert.equal(await redis.exists(keys.sentMessage("m-b3-0")), 0, "no receipt mapping for a capped one");
+    assert.equal(await redis().exists(keys.sentMessage("m-b3-0")), 0, "no receipt mapping for a capped one");
     assert.deepEqual(
-      await redis.zrange(keys.numberSends(ANA), 0, -1),
+      await redis().zrange(keys.numberSends(ANA), 0, -1),
       ["b1:0", "b2:0"],
       "a capped send is not one",
     );
@@ -97,7 +85,7 @@ describe("frequency cap and unreplied budget in the send claim", () => {
     assert.deepEqual(await claim("b3", [request("b3", 1, BOB)], T0 + 2 * HOUR, twoADay), [
       { kind: "in_flight", owner: "sender-a", since: T0 + 2 * HOUR },
     ]);
-    assert.equal(await redis.zcard(keys.numberSends(BOB)), 2);
+    assert.equal(await redis().zcard(keys.numberSends(BOB)), 2);
   });
 
   it("counts only the cap's period, and forgets sends older than the longest period a cap may have", async () => {
@@ -112,9 +100,9 @@ describe("frequency cap and unreplied budget in the send claim", () => {
       await claim("b5", [request("b5", 0, ANA)], T0 + 31 * 24 * HOUR + 2 * HOUR, capOf(1, 744)),
       [claimed],
     );
-    assert.deepEqual(await redis.zrange(keys.numberSends(ANA), 0, -1), ["b5:0"]);
+    assert.deepEqual(await redis().zrange(keys.numberSends(ANA), 0, -1), ["b5:0"]);
     assert.ok(
-      (await redis.pttl(keys.numberSends(ANA))) > 30 * 24 * HOUR,
+      (await redis().pttl(keys.numberSends(ANA))) > 30 * 24 * HOUR,
       "the record expires after its last send",
     );
   });
@@ -126,7 +114,7 @@ describe("frequency cap and unreplied budget in the send claim", () => {
     assert.deepEqual(await claim("b2", [request("b2", 0, ANA)], T0 + 1, recordOnly), [claimed]);
     assert.deepEqual(await claim("b3", [request("b3", 0, ANA)], T0 + 2, capOf(2, 24)), [capped]);
     assert.deepEqual(await claim("b4", [request("b4", 0, BOB)], T0, {}), [claimed]);
-    assert.equal(await redis.exists(keys.numberSends(BOB)), 0);
+    assert.equal(await redis().exists(keys.numberSends(BOB)), 0);
   });
 
   it("lets an opt-out win over the cap", async () => {
@@ -143,7 +131,7 @@ describe("frequency cap and unreplied budget in the send claim", () => {
   it("counts recipients who never wrote to the account, and claims none of them past its budget", async () => {
     const { claim, keys } = fresh();
     const budgetOfTwo: ClaimChecks = { unreplied: { sessionId: "s1", budget: 2 } };
-    await redis.sadd(keys.repliedTo("s1"), DAN);
+    await redis().sadd(keys.repliedTo("s1"), DAN);
     const claims = await claim(
       "b1",
       [request("b1", 0, ANA), request("b1", 1, DAN), request("b1", 2, BOB), request("b1", 3, CEC)],
@@ -152,14 +140,14 @@ describe("frequency cap and unreplied budget in the send claim", () => {
     );
     assert.deepEqual(claims, [claimed, claimed, claimed, overBudget]);
     const count = keys.unrepliedSends("s1", "2026-11");
-    assert.equal(await redis.get(count), "2", "Ana and Bob; Dan wrote to the account");
-    assert.ok((await redis.ttl(count)) > 35 * 24 * 3600);
+    assert.equal(await redis().get(count), "2", "Ana and Bob; Dan wrote to the account");
+    assert.ok((await redis().ttl(count)) > 35 * 24 * 3600);
     assert.equal(
-      await redis.hexists(keys.idempotency("b1"), "3"),
+      await redis().hexists(keys.idempotency("b1"), "3"),
       0,
       "no record: another account may claim Cec",
     );
-    assert.equal(await redis.exists(keys.sentMessage("m-b1-3")), 0);
+    assert.equal(await redis().exists(keys.sentMessage("m-b1-3")), 0);
     // Over budget, a number that wrote to the account is still claimed; another account is not held back.
     assert.deepEqual(await claim("b2", [request("b2", 0, DAN), request("b2", 1, CEC)], T0 + 1, budgetOfTwo), [
       claimed,
@@ -174,15 +162,15 @@ describe("frequency cap and unreplied budget in the send claim", () => {
       await claim("b3", [request("b3", 0, CEC)], T0 + 3, { unreplied: { sessionId: "s1", budget: 0 } }),
       [claimed],
     );
-    assert.equal(await redis.get(count), "3");
+    assert.equal(await redis().get(count), "3");
     const december = Date.parse("2026-12-01T00:00:00.000Z");
     assert.deepEqual(await claim("b4", [request("b4", 0, CEC)], december, budgetOfTwo), [claimed]);
-    assert.equal(await redis.get(keys.unrepliedSends("s1", "2026-12")), "1");
+    assert.equal(await redis().get(keys.unrepliedSends("s1", "2026-12")), "1");
   });
 
   it("takes a released claim back out of the number's sends and the month's count, and leaves settled ones", async () => {
     const { claim, keys, records } = fresh();
-    await redis.sadd(keys.repliedTo("s1"), DAN);
+    await redis().sadd(keys.repliedTo("s1"), DAN);
     const checks: ClaimChecks = { ...capOf(1, 24), unreplied: { sessionId: "s1", budget: 2 } };
     assert.deepEqual(
       await claim("b1", [request("b1", 0, ANA), request("b1", 1, BOB), request("b1", 2, DAN)], T0, checks),
@@ -190,7 +178,7 @@ describe("frequency cap and unreplied budget in the send claim", () => {
     );
     await records.settleAll("b1", [{ idx: 1, outcome: { kind: "sent", messageId: "m-b1-1" } }], T0);
     const count = keys.unrepliedSends("s1", "2026-11");
-    assert.equal(await redis.get(count), "2");
+    assert.equal(await redis().get(count), "2");
     // WhatsApp refused Ana's and Dan's sends (463): nothing reached them. Bob's was sent.
     await records.releaseAll(
       "b1",
@@ -201,10 +189,10 @@ describe("frequency cap and unreplied budget in the send claim", () => {
       ],
       { sessionId: "s1", claimedAt: T0 },
     );
-    assert.equal(await redis.get(count), "1", "Ana's count is back; Dan never counted; Bob's stays");
-    assert.equal(await redis.exists(keys.numberSends(ANA)), 0);
-    assert.deepEqual(await redis.zrange(keys.numberSends(BOB), 0, -1), ["b1:1"]);
-    assert.deepEqual(await redis.hkeys(keys.idempotency("b1")), ["1"]);
+    assert.equal(await redis().get(count), "1", "Ana's count is back; Dan never counted; Bob's stays");
+    assert.equal(await redis().exists(keys.numberSends(ANA)), 0);
+    assert.deepEqual(await redis().zrange(keys.numberSends(BOB), 0, -1), ["b1:1"]);
+    assert.deepEqual(await redis().hkeys(keys.idempotency("b1")), ["1"]);
     // Another account sends Ana, under the cap and counted on its own month.
     assert.deepEqual(
       await claim("b1", [request("b1", 0, ANA)], T0 + 1, {

@@ -1,33 +1,21 @@
 // The session registry's proxy and warm-up records against a real redis-server: the proxy is
 // stored with the session in one step and only `proxy()` gives it back unmasked.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import type { Redis } from "ioredis";
-import { connectRedis } from "../../../shared/redis/connection.ts";
+import { describe, it } from "node:test";
 import { appKeys } from "../../../shared/redis/keys.ts";
 import { SessionRegistry } from "../../../shared/redis/sessions.ts";
-import { startRedis, type ManagedServer } from "../../harness/servers.ts";
+import { redisForSuite } from "../../harness/servers.ts";
 
 const PROXY = "socks5://blaster:s3cret-pw@10.1.2.3:1080";
 const NOW = Date.UTC(2026, 10, 24, 12);
 
 describe("session registry", () => {
-  let server: ManagedServer;
-  let redis: Redis;
+  const redis = redisForSuite();
   let testCount = 0;
-
-  before(async () => {
-    server = await startRedis();
-    redis = connectRedis(server.url);
-  });
-  after(async () => {
-    redis?.disconnect();
-    await server?.dispose();
-  });
 
   const fresh = () => {
     const prefix = `sr${++testCount}:`;
-    return { prefix, registry: new SessionRegistry(redis, prefix) };
+    return { prefix, registry: new SessionRegistry(redis(), prefix) };
   };
 
   it("adds a session with its proxy in one step, and shows the proxy masked", async () => {
@@ -64,8 +52,8 @@ describe("session registry", () => {
     const { prefix, registry } = fresh();
     const keys = appKeys(prefix);
     assert.deepEqual(await registry.sending("acct", NOW), { sentLastDay: 0 });
-    await redis.zadd(keys.pace("acct"), NOW - 25 * 3600_000, "old", NOW - 3600_000, "a", NOW, "b");
-    await redis.set(keys.firstSend("acct"), String(NOW - 3 * 86_400_000));
+    await redis().zadd(keys.pace("acct"), NOW - 25 * 3600_000, "old", NOW - 3600_000, "a", NOW, "b");
+    await redis().set(keys.firstSend("acct"), String(NOW - 3 * 86_400_000));
     assert.deepEqual(await registry.sending("acct", NOW), {
       sentLastDay: 2,
       firstSendAt: NOW - 3 * 86_400_000,

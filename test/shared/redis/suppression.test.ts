@@ -2,13 +2,11 @@
 // listed before its turn is settled `opted_out` in the claim's own step (no claim, no receipt
 // mapping), while a recipient that already has a record keeps it.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import type { Redis } from "ioredis";
-import { connectRedis } from "../../../shared/redis/connection.ts";
+import { describe, it } from "node:test";
 import { IdempotencyRecords, OPTED_OUT } from "../../../shared/redis/idempotency.ts";
 import { appKeys } from "../../../shared/redis/keys.ts";
 import { SuppressionList, type SuppressionEntry } from "../../../shared/redis/suppression.ts";
-import { startRedis, type ManagedServer } from "../../harness/servers.ts";
+import { redisForSuite } from "../../harness/servers.ts";
 
 const entry = (phone: string, at: string, reason = "asked"): SuppressionEntry => ({
   phone,
@@ -18,26 +16,16 @@ const entry = (phone: string, at: string, reason = "asked"): SuppressionEntry =>
 });
 
 describe("suppression list", () => {
-  let server: ManagedServer;
-  let redis: Redis;
+  const redis = redisForSuite();
   let testCount = 0;
-
-  before(async () => {
-    server = await startRedis();
-    redis = connectRedis(server.url);
-  });
-  after(async () => {
-    redis?.disconnect();
-    await server?.dispose();
-  });
 
   const fresh = () => {
     const prefix = `sup${++testCount}:`;
     return {
       prefix,
       keys: appKeys(prefix),
-      list: new SuppressionList(redis, prefix),
-      records: new IdempotencyRecords(redis, prefix),
+      list: new SuppressionList(redis(), prefix),
+      records: new IdempotencyRecords(redis(), prefix),
     };
   };
 
@@ -80,7 +68,7 @@ describe("suppression list", () => {
     assert.deepEqual(await list.remove(["+12025550100", "+12025550100", "+12025550199"]), ["+12025550100"]);
     assert.equal(await list.get("+12025550100"), undefined);
     assert.equal(await list.count(), 0);
-    assert.equal(await redis.zcard(keys.suppressionIndex), 0);
+    assert.equal(await redis().zcard(keys.suppressionIndex), 0);
     assert.deepEqual(await list.remove(["+12025550100"]), []);
   });
 
@@ -110,17 +98,17 @@ describe("suppression list", () => {
       { kind: "settled", outcome: { kind: "failed", reason: OPTED_OUT } },
       { kind: "claimed" },
     ]);
-    assert.deepEqual(JSON.parse((await redis.hget(keys.idempotency(blastId), "2")) ?? "null"), {
+    assert.deepEqual(JSON.parse((await redis().hget(keys.idempotency(blastId), "2")) ?? "null"), {
       state: "settled",
       outcome: { kind: "failed", reason: "opted_out" },
       at: 2000,
     });
     assert.equal(
-      await redis.exists(keys.sentMessage("m-b1-2")),
+      await redis().exists(keys.sentMessage("m-b1-2")),
       0,
       "no receipt mapping for an opted-out one",
     );
-    assert.deepEqual(await redis.hgetall(keys.sentMessage("m-b1-3")), {
+    assert.deepEqual(await redis().hgetall(keys.sentMessage("m-b1-3")), {
       blastId,
       idx: "3",
       phone: "+12025550103",
