@@ -5,10 +5,10 @@
 // receiver is told of the messages and the opt-out, signed.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { decodeConsentEvent, type ConsentEvent } from "../../shared/messages/consentEvents.ts";
 import { connectNats, type Nats } from "../../shared/nats/connection.ts";
-import { CONSENT_EVENTS, INBOUND_MESSAGES, INBOUND_PROCESSOR } from "../../shared/nats/topology.ts";
+import { INBOUND_MESSAGES } from "../../shared/nats/topology.ts";
 import { startFakeWhatsApp, type FakeWhatsApp } from "../fakeWhatsApp/fakeWhatsAppServer.ts";
+import { consentHistory, inboundProcessed } from "../harness/inspect.ts";
 import { eventually, startPlatform, untilBlastCompleted, type Platform } from "../harness/platform.ts";
 import { startServers, type Servers } from "../harness/servers.ts";
 import { hasStatus, isQr, watchSession } from "../harness/sessionWatch.ts";
@@ -104,26 +104,6 @@ describe("replies and opt-outs from people a blast reached", () => {
   const isSuppressed = async (phone: string) =>
     (await platform.api(`/api/suppression/${encodeURIComponent(phone)}`)).status === 200;
 
-  /** Every consent fact logged so far, read from the stream as an auditor would. */
-  async function consentEvents(): Promise<ConsentEvent[]> {
-    const { state } = await nats.jsm.streams.info(CONSENT_EVENTS);
-    const events: ConsentEvent[] = [];
-    for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
-      const stored = await nats.jsm.streams.getMessage(CONSENT_EVENTS, { seq });
-      if (stored) events.push(decodeConsentEvent(stored.data));
-    }
-    return events;
-  }
-
-  /** The inbound processor has taken and acknowledged everything people wrote so far. */
-  async function inboundProcessed(): Promise<true | undefined> {
-    const { state } = await nats.jsm.streams.info(INBOUND_MESSAGES);
-    const info = await nats.jsm.consumers.info(INBOUND_MESSAGES, INBOUND_PROCESSOR).catch(() => undefined);
-    if (!info) return undefined;
-    const done = info.ack_floor.stream_seq >= state.last_seq && info.num_ack_pending === 0;
-    return done ? true : undefined;
-  }
-
   it("counts replies, quoted or not, and acts on an opt-out keyword and nothing else", async () => {
     const hook = await post("/api/webhooks", {
       url: receiver.url("/crm"),
@@ -162,7 +142,7 @@ describe("replies and opt-outs from people a blast reached", () => {
     assert.equal(wa.messagesTo(LID_PERSON).filter((m) => m.text === CONFIRMATION).length, 1);
     assert.equal(wa.messagesTo(PLAIN_PERSON).length, 1, "no confirmation for an ordinary reply");
 
-    const optOuts = (await consentEvents()).filter((e) => e.type === "consent.optout");
+    const optOuts = (await consentHistory(nats)).filter((e) => e.type === "consent.optout");
     assert.equal(optOuts.length, 1);
     assert.equal(optOuts[0]?.data.phone, LID_PERSON);
     assert.equal(optOuts[0]?.data.source, "keyword");
@@ -246,7 +226,7 @@ describe("replies and opt-outs from people a blast reached", () => {
     assert.equal(again.rejected.count, 0);
     await untilBlastCompleted(platform, again.blastId, 30_000);
     assert.equal(blastMessages(wa, late).length, 1);
-    const changes = (await consentEvents()).filter((e) => e.data.phone === late).map((e) => e.type);
+    const changes = (await consentHistory(nats)).filter((e) => e.data.phone === late).map((e) => e.type);
     assert.deepEqual(changes, ["consent.optout", "consent.optin"]);
   });
 
@@ -262,7 +242,7 @@ describe("replies and opt-outs from people a blast reached", () => {
       20_000,
       "the message stored",
     );
-    await eventually(inboundProcessed, 20_000, "the message processed");
+    await eventually(() => inboundProcessed(nats), 20_000, "the message processed");
     assert.equal(await isSuppressed(phone), true);
   });
 });

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { crc32, deflateSync } from "node:zlib";
+import { solidPng } from "../harness/testImages.ts";
 import { startFakeWhatsApp, type FakeWhatsApp } from "../fakeWhatsApp/fakeWhatsAppServer.ts";
 import { outbox } from "../harness/inspect.ts";
 import { eventually, startPlatform, type Platform, type RunningService } from "../harness/platform.ts";
@@ -17,31 +17,7 @@ import { hasStatus, isQr, watchSession, type SessionWatch } from "../harness/ses
 
 const ACCOUNTS: Record<string, string> = { s1: "+15550003001", s2: "+15550003002" };
 
-/** A real 8x8 PNG, so the sender's thumbnailer sees what it would see in production. */
-function smallPng(): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const typed = Buffer.concat([Buffer.from(type, "ascii"), data]);
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(typed));
-    return Buffer.concat([length, typed, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(8, 0);
-  header.writeUInt32BE(8, 4);
-  header.writeUInt8(8, 8);
-  header.writeUInt8(2, 9);
-  const row = Buffer.concat([Buffer.from([0]), Buffer.alloc(24, 0x7f)]);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", header),
-    chunk("IDAT", deflateSync(Buffer.concat(Array.from({ length: 8 }, () => row)))),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
-}
-
-const PNG = smallPng();
+const PNG = solidPng(8, [0x7f, 0x7f, 0x7f]);
 const PDF = Buffer.concat([Buffer.from("%PDF-1.4\n"), Buffer.alloc(50_000, 0x41), Buffer.from("\n%%EOF\n")]);
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 

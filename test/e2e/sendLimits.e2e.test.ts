@@ -6,9 +6,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { connectNats, type Nats } from "../../shared/nats/connection.ts";
-import { INBOUND_MESSAGES, INBOUND_PROCESSOR } from "../../shared/nats/topology.ts";
 import { simReplies } from "../../services/sender/transports/simPeople.ts";
-import { outbox } from "../harness/inspect.ts";
+import { inboundProcessed, outbox } from "../harness/inspect.ts";
 import { eventually, startPlatform, untilBlastCompleted, type Platform } from "../harness/platform.ts";
 import { parsePrometheus } from "../harness/prometheusText.ts";
 import { startServers, type Servers } from "../harness/servers.ts";
@@ -141,7 +140,7 @@ describe("frequency cap and unreplied budget in the running platform", () => {
     const hello = await blast(["s1"], "Hello", [replier], uncapped);
     await untilBlastCompleted(platform, hello, 30_000);
     await eventually(async () => ((await view(hello)).replied === 1 ? true : undefined), 30_000, "the reply");
-    await eventually(inboundProcessed, 30_000, "the reply processed");
+    await eventually(() => inboundProcessed(nats), 30_000, "the reply processed");
     assert.deepEqual((await json<SessionView>("/api/sessions/s1")).unreplied, {
       month: new Date().toISOString().slice(0, 7),
       sent: 1,
@@ -211,14 +210,4 @@ describe("frequency cap and unreplied budget in the running platform", () => {
     assert.equal(finished.sent, 2);
     assert.deepEqual((await sentWith("Follow-up")).map((l) => l.to).sort(), [replier, newcomer].sort());
   });
-
-  /** The inbound processor has taken and acknowledged everything people wrote so far. */
-  async function inboundProcessed(): Promise<true | undefined> {
-    const { state } = await nats.jsm.streams.info(INBOUND_MESSAGES);
-    const info = await nats.jsm.consumers.info(INBOUND_MESSAGES, INBOUND_PROCESSOR).catch(() => undefined);
-    if (!info) return undefined;
-    const done =
-      state.messages > 0 && info.ack_floor.stream_seq >= state.last_seq && info.num_ack_pending === 0;
-    return done ? true : undefined;
-  }
 });

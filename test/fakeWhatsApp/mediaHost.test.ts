@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import https from "node:https";
 import { after, before, describe, it } from "node:test";
-import { crc32, deflateSync } from "node:zlib";
+import { solidPng } from "../harness/testImages.ts";
 import {
   DEFAULT_CONNECTION_CONFIG,
   getWAUploadToServer,
@@ -18,30 +18,6 @@ import { pino } from "pino";
 import { decryptMedia, mediaInMessage, startMediaHost, type MediaHost } from "./mediaHost.ts";
 
 const logger = pino({ level: "silent" });
-
-/** A real PNG (solid colour, 2x2) so image handling sees the format it would see in production. */
-function tinyPng(): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const typed = Buffer.concat([Buffer.from(type, "ascii"), data]);
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(typed));
-    return Buffer.concat([length, typed, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(2, 0);
-  header.writeUInt32BE(2, 4);
-  header.writeUInt8(8, 8); // bit depth
-  header.writeUInt8(2, 9); // truecolour RGB
-  const row = Buffer.from([0, 200, 30, 60, 200, 30, 60]); // filter byte, then two pixels
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", header),
-    chunk("IDAT", deflateSync(Buffer.concat([row, row]))),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
-}
 
 describe("fake WhatsApp media host", () => {
   let host: MediaHost;
@@ -73,7 +49,7 @@ describe("fake WhatsApp media host", () => {
   }
 
   it("round-trips an image byte-exact", async () => {
-    const png = tinyPng();
+    const png = solidPng(2, [200, 30, 60]);
     const message = await prepare({ image: png, mimetype: "image/png", caption: "hello" });
     const image = message.imageMessage;
     assert.ok(image);

@@ -7,7 +7,7 @@ import type { BlastEvent } from "../../shared/domain/blast.ts";
 import { decodeConsentEvent, type ConsentEvent } from "../../shared/messages/consentEvents.ts";
 import type { Nats } from "../../shared/nats/connection.ts";
 import { blastHistory } from "../../shared/nats/eventLog.ts";
-import { CONSENT_EVENTS } from "../../shared/nats/topology.ts";
+import { CONSENT_EVENTS, INBOUND_MESSAGES, INBOUND_PROCESSOR } from "../../shared/nats/topology.ts";
 import type { OutboxLine } from "../../services/sender/transports/sim.ts";
 
 export async function eventsOf(nats: Nats, blastId: string): Promise<BlastEvent[]> {
@@ -26,6 +26,16 @@ export async function consentHistory(nats: Nats): Promise<ConsentEvent[]> {
   }
   await messages.close();
   return events;
+}
+
+/** The inbound processor has taken and acknowledged everything people wrote so far (for `eventually`). */
+export async function inboundProcessed(nats: Nats): Promise<true | undefined> {
+  const { state } = await nats.jsm.streams.info(INBOUND_MESSAGES);
+  const info = await nats.jsm.consumers.info(INBOUND_MESSAGES, INBOUND_PROCESSOR).catch(() => undefined);
+  if (!info) return undefined;
+  const done =
+    state.messages > 0 && info.ack_floor.stream_seq >= state.last_seq && info.num_ack_pending === 0;
+  return done ? true : undefined;
 }
 
 export async function outbox(path: string): Promise<OutboxLine[]> {
