@@ -141,6 +141,8 @@ async function importRecipients(
   input: CreateBlastInput,
   sampleSize: number,
   take: (recipients: PlannedRecipient[]) => Promise<void>,
+  /** Stops reading once the caller has what it needs (the rows after it are neither read nor checked). */
+  enough: () => boolean = () => false,
 ): Promise<ImportedRecipients> {
   await checkPool(deps, input.sessionIds);
   const caption = captionProblem(input.media?.kind, input.message);
@@ -168,6 +170,7 @@ async function importRecipients(
       for (const row of batch.rejected) if (sample.length < sampleSize) sample.push(row);
       if (batch.recipients.length > 0) await take(batch.recipients);
       report(planner, read, "reading");
+      if (enough()) break;
       await share.yieldIfDue();
     }
   } catch (err) {
@@ -198,6 +201,27 @@ export async function planBlast(deps: GatewayDeps, input: CreateBlastInput): Pro
   });
   const varies = message.listed || message.variants.some((v) => v.spun.groups > 0);
   return { ...imported, messages, ...(varies ? { variants: tally.entries(PREVIEW_VARIANTS) } : {}) };
+}
+
+/**
+ * The blast's first message as it would be sent (variant and all), after every check that can
+ * refuse the blast before its rows; the sources are read only as far as the first valid recipient.
+ */
+export async function firstMessage(
+  deps: GatewayDeps,
+  input: CreateBlastInput,
+): Promise<PlannedRecipient | undefined> {
+  let first: PlannedRecipient | undefined;
+  await importRecipients(
+    deps,
+    input,
+    0,
+    async (recipients) => {
+      first ??= recipients[0];
+    },
+    () => first !== undefined,
+  );
+  return first;
 }
 
 /** The message to render: the variants when given, else the one template (spintax or not). */

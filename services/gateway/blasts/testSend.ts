@@ -9,7 +9,7 @@ import { normalizePhone } from "../../../shared/domain/phones.ts";
 import { subjects } from "../../../shared/nats/topology.ts";
 import { HttpError } from "../http/errors.ts";
 import type { GatewayDeps } from "../deps.ts";
-import { planBlast, type CreateBlastInput } from "./blastCommands.ts";
+import { firstMessage, type CreateBlastInput } from "./blastCommands.ts";
 
 /** Most numbers one test send reaches: a handful of the team's phones, never an audience. */
 export const MAX_TEST_RECIPIENTS = 5;
@@ -52,8 +52,9 @@ async function testRecipients(deps: GatewayDeps, to: readonly string[]): Promise
 }
 
 /**
- * Plans the blast as its preview does (every check that would refuse it), then has the account's
- * sender send the first recipient's message to each number in turn.
+ * Renders the blast's first message as the blast would (every check that refuses a blast before its
+ * rows, then only as many rows as it takes), then has the account's sender send it to each number
+ * in turn.
  */
 export async function testSend(
   deps: GatewayDeps,
@@ -65,8 +66,7 @@ export async function testSend(
   const account = sessionId ?? input.sessionIds[0];
   if (account === undefined) throw new HttpError(400, "give sessionId: the account to send the test from");
   if (!(await deps.sessions.exists(account))) throw new HttpError(404, `session ${account} not found`);
-  const plan = await planBlast(deps, input);
-  const first = plan.messages[0];
+  const first = await firstMessage(deps, input);
   if (!first) throw new HttpError(400, "the blast has no valid recipient to render the message for");
   const { media } = input;
   const sent: { to: string; messageId: string }[] = [];
