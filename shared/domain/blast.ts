@@ -10,7 +10,8 @@ import { validateFrequencyCap, type FrequencyCap } from "./sendLimits.ts";
 
 export type { BlastEvent, BlastEventType, RecipientRef, SettledOutcome } from "../messages/blastEvents.ts";
 
-export type BlastStatus = "running" | "paused" | "cancelled" | "completed";
+/** `scheduled` and `draft`: created, recipients kept, nothing queued or sent until it is started. */
+export type BlastStatus = "scheduled" | "draft" | "running" | "paused" | "cancelled" | "completed";
 
 export type RecipientOutcome =
   { kind: "sent"; messageId: string } | { kind: "failed"; reason: string } | { kind: "in_doubt" };
@@ -39,8 +40,18 @@ export type BlastCommand =
       media?: MediaRef;
       /** The message variants it rotates, when given as a list (`template` is the first). */
       variants?: ReadonlyArray<{ text: string; weight: number }>;
+      /** Waits until then: scheduled. */
+      scheduledFor?: Date;
+      /** The zone the time was given in, kept to show it the same way. */
+      timeZone?: string;
+      /** Saved to be started or scheduled later. */
+      draft?: boolean;
       now: Date;
     }
+  /** Changes a blast not yet started: the plan given replaces the one it had, whole. */
+  | ({ type: "edit"; now: Date } & BlastPlanChange)
+  /** Queues a scheduled blast (its time came) or a draft (a person started it). */
+  | { type: "start"; now: Date }
   | { type: "pause"; reason?: string; now: Date }
   /** Without `sessionId` the whole blast resumes, every paused account with it. */
   | { type: "resume"; sessionId?: string; now: Date }
@@ -62,6 +73,19 @@ export type BlastCommand =
       now: Date;
     }
   | { type: "complete"; now: Date };
+
+/** What an edit of a blast not yet started sets: what it sends, from which accounts, and when. */
+export interface BlastPlanChange {
+  readonly sessionIds: readonly string[];
+  readonly template: string;
+  readonly variants?: ReadonlyArray<{ text: string; weight: number }>;
+  readonly media?: MediaRef;
+  readonly pacing?: PacingOverrides;
+  readonly frequencyCap?: FrequencyCap | null;
+  /** Absent: a draft. */
+  readonly scheduledFor?: Date;
+  readonly timeZone?: string;
+}
 
 export interface OutcomeCounts {
   readonly sent: number;
@@ -101,6 +125,8 @@ export interface ActiveBlastState extends BlastCounts {
   readonly pausedByPool: boolean;
   /** Outcomes per account of the pool. */
   readonly bySession: Readonly<Record<string, OutcomeCounts>>;
+  /** When a scheduled blast starts (ISO, UTC); kept after it started. */
+  readonly scheduledFor?: string;
   readonly marks?: RecipientMarks;
 }
 
@@ -140,6 +166,11 @@ export function isTerminal(status: BlastState["status"]): boolean {
   return status === "cancelled" || status === "completed";
 }
 
+/** Scheduled or a draft: nothing of it is queued, and it can still be edited. */
+export function isNotStarted(status: BlastState["status"]): boolean {
+  return status === "scheduled" || status === "draft";
+}
+
 /** The pool an event or a stored blast names: blasts from before pools name one account. */
 export function poolOf(data: { sessionIds?: readonly string[]; sessionId?: string }): string[] {
   if (data.sessionIds && data.sessionIds.length > 0) return [...data.sessionIds];
@@ -171,17 +202,28 @@ function decideAddRecipients(
   return [{ type: "blast.recipients_added", data: { blastId: command.blastId, recipients } }];
 }
 
+/** The checks a blast's plan passes, at its creation and at every edit before it starts. */
+function checkPlan(plan: Omit<BlastPlanChange, "timeZone">, now: Date): void {
+  if (plan.sessionIds.length === 0) throw new BlastError("invalid", "the pool has no account");
+  if (new Set(plan.sessionIds).size !== plan.sessionIds.length) {
+    throw new BlastError("invalid", "an account is listed twice in the pool");
+  }
+  const capProblems = plan.frequencyCap ? validateFrequencyCap(plan.frequencyCap) : [];
+  if (capProblems.length > 0) throw new BlastError("invalid", capProblems.join("; "));
+  const caption = captionProblem(plan.media?.kind, plan.template);
+  if (caption) throw new BlastError("invalid", caption);
+  if (plan.scheduledFor && plan.scheduledFor.getTime() <= now.getTime()) {
+    throw new BlastError("invalid", `${plan.scheduledFor.toISOString()} has passed: schedule a later time`);
+  }
+}
+
 function decideCreate(command: Extract<BlastCommand, { type: "create" }>, state: BlastState): BlastEvent[] {
   if (state.status !== "none") throw new BlastError("conflict", `blast ${command.blastId} already exists`);
   if (command.total === 0) throw new BlastError("invalid", "the blast has no valid recipients");
-  if (command.sessionIds.length === 0) throw new BlastError("invalid", "the pool has no account");
-  if (new Set(command.sessionIds).size !== command.sessionIds.length) {
-    throw new BlastError("invalid", "an account is listed twice in the pool");
+  if (command.draft && command.scheduledFor) {
+    throw new BlastError("invalid", "a draft has no time: give draft or a time to send at, not both");
   }
-  const capProblems = command.frequencyCap ? validateFrequencyCap(command.frequencyCap) : [];
-  if (capProblems.length > 0) throw new BlastError("invalid", capProblems.join("; "));
-  const caption = captionProblem(command.media?.kind, command.template);
-  if (caption) throw new BlastError("invalid", caption);
+  checkPlan(command, command.now);
   return [
     {
       type: "blast.created",
@@ -200,6 +242,37 @@ function decideCreate(command: Extract<BlastCommand, { type: "create" }>, state:
         ...(command.variants
           ? { variants: command.variants.map(({ text, weight }) => ({ text, weight })) }
           : {}),
+        ...(command.scheduledFor ? { scheduledFor: command.scheduledFor.toISOString() } : {}),
+        ...(command.timeZone ? { timeZone: command.timeZone } : {}),
+        ...(command.draft ? { draft: true } : {}),
+      },
+    },
+  ];
+}
+
+function decideEdit(command: Extract<BlastCommand, { type: "edit" }>, state: ActiveBlastState): BlastEvent[] {
+  if (!isNotStarted(state.status)) {
+    throw new BlastError(
+      "conflict",
+      `blast ${state.blastId} is ${state.status}: only a blast not yet started can be edited`,
+    );
+  }
+  checkPlan(command, command.now);
+  const { sessionIds, template, variants, media, pacing, frequencyCap, scheduledFor, timeZone } = command;
+  return [
+    {
+      type: "blast.edited",
+      data: {
+        blastId: state.blastId,
+        at: command.now.toISOString(),
+        sessionIds: [...sessionIds],
+        template,
+        ...(variants ? { variants: variants.map(({ text, weight }) => ({ text, weight })) } : {}),
+        ...(media ? { media: { ...media } } : {}),
+        ...(pacing && Object.keys(pacing).length > 0 ? { pacing } : {}),
+        ...(frequencyCap !== undefined ? { frequencyCap } : {}),
+        ...(scheduledFor ? { scheduledFor: scheduledFor.toISOString() } : {}),
+        ...(timeZone ? { timeZone } : {}),
       },
     },
   ];
@@ -217,7 +290,9 @@ function decideResume(
   at: string,
 ): BlastEvent[] {
   const { blastId } = state;
-  if (isTerminal(state.status)) throw new BlastError("conflict", `cannot resume a ${state.status} blast`);
+  if (isTerminal(state.status) || isNotStarted(state.status)) {
+    throw new BlastError("conflict", `cannot resume a ${state.status} blast`);
+  }
   const resumeAccount = (sessionId: string): BlastEvent => ({
     type: "blast.account_resumed",
     data: { blastId, sessionId, at },
@@ -250,7 +325,13 @@ function decidePauseAccount(
   inPool(state, sessionId);
   // Nothing left to protect, or already out of the pool's rotation: a no-op, so a worker can
   // pause its account on every blast it knows without checking each first.
-  if (isTerminal(state.status) || state.pausedAccounts[sessionId] !== undefined) return [];
+  if (
+    isTerminal(state.status) ||
+    isNotStarted(state.status) ||
+    state.pausedAccounts[sessionId] !== undefined
+  ) {
+    return [];
+  }
   const events: BlastEvent[] = [{ type: "blast.account_paused", data: { blastId, sessionId, reason, at } }];
   const stillSending = sendingAccounts(state).filter((id) => id !== sessionId);
   if (state.status === "running" && stillSending.length === 0) {
@@ -277,6 +358,13 @@ export function decide(command: BlastCommand, state: BlastState): BlastEvent[] {
     }
   };
   switch (command.type) {
+    case "edit":
+      return decideEdit(command, state);
+    case "start":
+      if (!isNotStarted(state.status)) {
+        throw new BlastError("conflict", `blast ${blastId} is ${state.status}: it cannot be started`);
+      }
+      return [{ type: "blast.started", data: { blastId, at } }];
     case "pause":
       if (state.status !== "running")
         throw new BlastError("conflict", `cannot pause a ${state.status} blast`);
@@ -395,8 +483,10 @@ function markOnce(
 export function evolve(state: BlastState, event: BlastEvent): BlastState {
   if (event.type === "blast.created") {
     if (state.status !== "none") return state;
+    const { scheduledFor, draft } = event.data;
     return {
-      status: "running",
+      status: scheduledFor ? "scheduled" : draft ? "draft" : "running",
+      ...(scheduledFor ? { scheduledFor } : {}),
       blastId: event.data.blastId,
       sessionIds: poolOf(event.data),
       pausedAccounts: {},
@@ -418,6 +508,19 @@ export function evolve(state: BlastState, event: BlastEvent): BlastState {
   switch (event.type) {
     case "blast.recipients_added":
       return state;
+    case "blast.edited": {
+      if (!isNotStarted(state.status)) return state;
+      const { scheduledFor: _was, ...rest } = state;
+      const { scheduledFor } = event.data;
+      return {
+        ...rest,
+        status: scheduledFor ? "scheduled" : "draft",
+        sessionIds: [...event.data.sessionIds],
+        ...(scheduledFor ? { scheduledFor } : {}),
+      };
+    }
+    case "blast.started":
+      return isNotStarted(state.status) ? { ...state, status: "running" } : state;
     case "recipients.settled":
       return settle(state, event.data.sessionId, event.data.outcomes);
     case "recipient.sent":
@@ -439,13 +542,13 @@ export function evolve(state: BlastState, event: BlastEvent): BlastState {
     case "blast.resumed":
       return state.status === "paused" ? { ...state, status: "running", pausedByPool: false } : state;
     case "blast.account_paused":
-      if (isTerminal(state.status)) return state;
+      if (isTerminal(state.status) || isNotStarted(state.status)) return state;
       return {
         ...state,
         pausedAccounts: { ...state.pausedAccounts, [event.data.sessionId]: event.data.reason },
       };
     case "blast.account_resumed": {
-      if (isTerminal(state.status)) return state;
+      if (isTerminal(state.status) || isNotStarted(state.status)) return state;
       const { [event.data.sessionId]: _resumed, ...others } = state.pausedAccounts;
       return { ...state, pausedAccounts: others };
     }
@@ -476,6 +579,8 @@ export interface BlastProgress extends BlastCounts {
   readonly pending: number;
   readonly sessionIds: string[];
   readonly bySession: Readonly<Record<string, AccountProgress>>;
+  /** When a scheduled blast starts (ISO, UTC). */
+  readonly scheduledFor?: string;
 }
 
 export function progressOf(state: ActiveBlastState): BlastProgress {
@@ -499,5 +604,6 @@ export function progressOf(state: ActiveBlastState): BlastProgress {
     pending: state.status === "cancelled" ? 0 : remaining,
     sessionIds: [...state.sessionIds],
     bySession,
+    ...(state.scheduledFor ? { scheduledFor: state.scheduledFor } : {}),
   };
 }

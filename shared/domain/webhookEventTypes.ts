@@ -3,6 +3,7 @@
 
 /** In the order the API and the console list them. */
 export const WEBHOOK_EVENT_TYPES = [
+  "blast.started",
   "blast.paused",
   "blast.resumed",
   "blast.cancelled",

@@ -137,6 +137,7 @@ export function webhookEventsOfBlastEvent(event: BlastEvent, position: SourcePos
       const { blastId, reason, byPool, at } = event.data;
       return [{ id, type: "blast.paused", createdAt: at, data: data({ blastId, reason, byPool, at }) }];
     }
+    case "blast.started":
     case "blast.resumed":
     case "blast.cancelled":
     case "blast.completed": {
@@ -144,6 +145,7 @@ export function webhookEventsOfBlastEvent(event: BlastEvent, position: SourcePos
       return [{ id, type: event.type, createdAt: at, data: data({ blastId, at }) }];
     }
     case "blast.created":
+    case "blast.edited":
     case "blast.recipients_added":
     case "blast.account_paused":
     case "blast.account_resumed":

@@ -46,6 +46,27 @@ const MediaRefSchema = Type.Object({
   size: Type.Integer({ minimum: 1 }),
 });
 
+const VariantsSchema = Type.Array(Type.Object({ text: Type.String(), weight: Type.Number() }), {
+  minItems: 1,
+});
+
+/** What a blast not yet started will send, and when: what an edit may change. */
+const BlastPlanSchema = Type.Object({
+  blastId: Type.String(),
+  at: Type.String(),
+  sessionIds: Type.Array(Type.String(), { minItems: 1 }),
+  template: Type.String(),
+  pacing: Type.Optional(PacingOverridesSchema),
+  frequencyCap: Type.Optional(FrequencyCapSchema),
+  media: Type.Optional(MediaRefSchema),
+  variants: Type.Optional(VariantsSchema),
+  /** ISO, UTC; absent: a draft. */
+  scheduledFor: Type.Optional(Type.String()),
+  timeZone: Type.Optional(Type.String()),
+});
+
+export type BlastPlanEdit = Static<typeof BlastPlanSchema>;
+
 const RecipientRefSchema = Type.Object({
   idx: Type.Integer({ minimum: 0 }),
   phone: Type.String(),
@@ -111,11 +132,24 @@ export const BlastEventSchema = Type.Union([
       /** The attachment every recipient gets, the message its caption; absent: a text blast. */
       media: Type.Optional(MediaRefSchema),
       /** The texts it rotates, with their weights; `template` is then the first. Spintax stays in `template`. */
-      variants: Type.Optional(
-        Type.Array(Type.Object({ text: Type.String(), weight: Type.Number() }), { minItems: 1 }),
-      ),
+      variants: Type.Optional(VariantsSchema),
+      /**
+       * Set: the blast waits until then (ISO, UTC) and its recipients wait as kept rows; sent from
+       * `blast.started` on. `timeZone` is the zone its time was given in, for showing it.
+       */
+      scheduledFor: Type.Optional(Type.String()),
+      timeZone: Type.Optional(Type.String()),
+      /** Saved to be scheduled or started later; sends nothing until `blast.started`. */
+      draft: Type.Optional(Type.Boolean()),
     }),
   ),
+  /**
+   * A blast not yet started was changed: the plan as it now stands, whole (a later edit replaces
+   * it). With `scheduledFor` it is scheduled then; without, it is a draft.
+   */
+  event("blast.edited", BlastPlanSchema),
+  /** A scheduled blast's time came, or a person started a draft: its recipients are queued from here. */
+  event("blast.started", Type.Object({ blastId: Type.String(), at: Type.String() })),
   event(
     "blast.recipients_added",
     Type.Object({ blastId: Type.String(), recipients: Type.Array(RecipientRefSchema) }),

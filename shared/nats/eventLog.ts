@@ -8,6 +8,7 @@ export function msgIdOf(event: BlastEvent, chunk = 0): string | undefined {
   const { blastId } = event.data;
   switch (event.type) {
     case "blast.created":
+    case "blast.started":
     case "blast.cancelled":
     case "blast.completed":
       return eventMsgId.lifecycle(blastId, event.type);
@@ -31,6 +32,7 @@ export function msgIdOf(event: BlastEvent, chunk = 0): string | undefined {
       // Named by the recipient: the inbound processor redelivering a reply, or a second reply
       // inside the dedupe window, is stored once (the folds count the first anyway).
       return eventMsgId.replied(blastId, event.data.idx);
+    case "blast.edited":
     case "blast.paused":
     case "blast.resumed":
     case "blast.account_paused":

@@ -24,6 +24,10 @@ export const MEDIA_BUCKET = "media";
 
 const blastEventSuffix: Record<BlastEventType, string> = {
   "blast.created": "created",
+  // Edits and the start share a subject: an edit is appended only if no start (or other edit)
+  // came in between (expected last subject sequence), so a blast is never edited as it starts.
+  "blast.edited": "plan",
+  "blast.started": "plan",
   "blast.recipients_added": "recipients",
   "recipients.settled": "settled",
   "recipient.sent": "sent",
@@ -44,6 +48,8 @@ export const subjects = {
   /** Event log: one blast's whole history is `blast.<blastId>.>`. */
   blastEvent: (blastId: string, type: BlastEventType) => `blast.${blastId}.${blastEventSuffix[type]}`,
   blastHistory: (blastId: string) => `blast.${blastId}.>`,
+  /** The edits and the start of a blast that was scheduled or saved as a draft. */
+  blastPlan: (blastId: string) => `blast.${blastId}.plan`,
   allBlastEvents: "blast.>",
   /** Send work for one blast, taken by whichever account of its pool pulls it. */
   sendWork: (blastId: string) => `send.pool.${blastId}`,

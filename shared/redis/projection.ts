@@ -37,16 +37,21 @@ end
 if seq <= last then return snapshot(0) end
 redis.call('SET', seqKey, seq)
 local exists = redis.call('EXISTS', blastKey) == 1
-if kind == 'created' then
-  if exists then return snapshot(0) end
-  local pool = cjson.decode(ARGV[6])
-  redis.call('HSET', blastKey, 'blastId', blastId, 'sessionId', pool[1], 'pool', ARGV[6], 'status', 'running',
-    'total', ARGV[7], 'sent', 0, 'failed', 0, 'inDoubt', 0, 'delivered', 0, 'read', 0, 'replied', 0,
-    'meta', ARGV[8], 'createdAt', ARGV[9], 'updatedAt', ARGV[9], 'reason', '', 'pausedByPool', '')
-  redis.call('ZADD', root .. 'blasts', ARGV[10], blastId)
-  for _, sessionId in ipairs(pool) do
+-- A blast's accounts see it (and take its work) once it runs: at once, or when it is started.
+local function offerToPool(poolJson)
+  for _, sessionId in ipairs(cjson.decode(poolJson)) do
     redis.call('SADD', root .. 'session:' .. sessionId .. ':blasts', blastId)
   end
+end
+if kind == 'created' then
+  if exists then return snapshot(0) end
+  local pool, status = cjson.decode(ARGV[6]), ARGV[11]
+  redis.call('HSET', blastKey, 'blastId', blastId, 'sessionId', pool[1], 'pool', ARGV[6], 'status', status,
+    'total', ARGV[7], 'sent', 0, 'failed', 0, 'inDoubt', 0, 'delivered', 0, 'read', 0, 'replied', 0,
+    'meta', ARGV[8], 'createdAt', ARGV[9], 'updatedAt', ARGV[9], 'reason', '', 'pausedByPool', '',
+    'scheduledFor', ARGV[12], 'timeZone', ARGV[13])
+  redis.call('ZADD', root .. 'blasts', ARGV[10], blastId)
+  if status == 'running' then offerToPool(ARGV[6]) end
   return snapshot(1)
 end
 if not exists then return snapshot(0) end
@@ -103,7 +108,28 @@ if kind == 'status' then
   end
   return snapshot(1)
 end
+local notStarted = status == 'scheduled' or status == 'draft'
+if kind == 'edited' then
+  if not notStarted then return snapshot(0) end
+  -- The edit's plan replaces the old one; what it cannot change (counts, campaign) stays.
+  local meta, plan = cjson.decode(redis.call('HGET', blastKey, 'meta') or '{}'), cjson.decode(ARGV[7])
+  for _, field in ipairs({'template', 'pacing', 'frequencyCap', 'media', 'variants'}) do
+    meta[field] = plan[field]
+  end
+  local pool = cjson.decode(ARGV[6])
+  redis.call('HSET', blastKey, 'pool', ARGV[6], 'sessionId', pool[1], 'meta', cjson.encode(meta),
+    'scheduledFor', ARGV[8], 'timeZone', ARGV[9], 'status', ARGV[8] == '' and 'draft' or 'scheduled',
+    'updatedAt', ARGV[10])
+  return snapshot(1)
+end
+if kind == 'started' then
+  if not notStarted then return snapshot(0) end
+  redis.call('HSET', blastKey, 'status', 'running', 'updatedAt', ARGV[6])
+  offerToPool(redis.call('HGET', blastKey, 'pool'))
+  return snapshot(1)
+end
 if kind == 'account' then
+  if notStarted then return snapshot(0) end
   if terminal then return snapshot(0) end
   if ARGV[6] == 'pause' then
     redis.call('HSET', blastKey, 'acct:' .. ARGV[7], ARGV[8], 'updatedAt', ARGV[9])
@@ -139,6 +165,12 @@ export interface BlastSummary extends BlastProgress {
   readonly reason: string;
   /** The attachment, when the blast carries one. */
   readonly media?: MediaRef;
+  readonly variants?: ReadonlyArray<{ text: string; weight: number }>;
+  readonly pacing?: PacingOverrides;
+  /** The blast's own cap; null: sent without one; absent: the deployment's. */
+  readonly frequencyCap?: FrequencyCap | null;
+  /** The zone a scheduled blast's time was given in. */
+  readonly timeZone?: string;
 }
 
 export interface FailedRecipient {
@@ -212,6 +244,7 @@ export class BlastProjection {
       case "blast.created": {
         const { total, campaignId, template, rejected, duplicates, createdAt, pacing, frequencyCap, media } =
           event.data;
+        const { variants, scheduledFor, timeZone, draft } = event.data;
         const meta = JSON.stringify({
           campaignId,
           template,
@@ -220,10 +253,32 @@ export class BlastProjection {
           pacing,
           frequencyCap,
           media,
+          variants,
         });
         const pool = JSON.stringify(poolOf(event.data));
-        return ["created", blastId, pool, total, meta, createdAt, Date.parse(createdAt)];
+        const status: BlastStatus = scheduledFor ? "scheduled" : draft ? "draft" : "running";
+        return [
+          "created",
+          blastId,
+          pool,
+          total,
+          meta,
+          createdAt,
+          Date.parse(createdAt),
+          status,
+          scheduledFor ?? "",
+          timeZone ?? "",
+        ];
       }
+      case "blast.edited": {
+        const { sessionIds, template, pacing, frequencyCap, media, variants, scheduledFor, timeZone, at } =
+          event.data;
+        // cjson reads JSON null as a value: an edit to "no cap" (null) stays apart from "the deployment's".
+        const plan = JSON.stringify({ template, pacing, frequencyCap, media, variants });
+        return ["edited", blastId, JSON.stringify(sessionIds), plan, scheduledFor ?? "", timeZone ?? "", at];
+      }
+      case "blast.started":
+        return ["started", blastId, event.data.at];
       case "recipients.settled": {
         const args: (string | number)[] = ["outcomes", blastId, event.data.sessionId, event.data.at];
         for (const o of event.data.outcomes) args.push(...outcomeArgs(o.idx, o.kind, o.phone, failureOf(o)));
@@ -312,6 +367,9 @@ export class BlastProjection {
       rejected?: number;
       duplicates?: number;
       media?: MediaRef;
+      variants?: Array<{ text: string; weight: number }>;
+      pacing?: PacingOverrides;
+      frequencyCap?: FrequencyCap | null;
     };
     const progress = progressOf(stateOf(blastId, h));
     return {
@@ -325,6 +383,10 @@ export class BlastProjection {
       updatedAt: h.updatedAt ?? "",
       reason: h.reason ?? "",
       ...(meta.media ? { media: meta.media } : {}),
+      ...(meta.variants ? { variants: meta.variants } : {}),
+      ...(meta.pacing && Object.keys(meta.pacing).length > 0 ? { pacing: meta.pacing } : {}),
+      ...(meta.frequencyCap !== undefined ? { frequencyCap: meta.frequencyCap } : {}),
+      ...(h.timeZone ? { timeZone: h.timeZone } : {}),
     };
   }
 
@@ -493,5 +555,6 @@ function stateOf(blastId: string, h: Record<string, string>): ActiveBlastState {
     delivered: Number(h.delivered ?? 0),
     read: Number(h.read ?? 0),
     replied: Number(h.replied ?? 0),
+    ...(h.scheduledFor ? { scheduledFor: h.scheduledFor } : {}),
   };
 }

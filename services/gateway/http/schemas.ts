@@ -92,6 +92,8 @@ export const Rejected = Type.Object({
 });
 
 export const BlastStatus = Type.Union([
+  Type.Literal("scheduled"),
+  Type.Literal("draft"),
   Type.Literal("running"),
   Type.Literal("paused"),
   Type.Literal("cancelled"),
@@ -123,6 +125,9 @@ export const BlastProgress = Type.Object({
       ),
     }),
     { description: "outcomes per account of the pool" },
+  ),
+  scheduledFor: Type.Optional(
+    Type.String({ description: "when a scheduled blast starts (or started), ISO 8601 in UTC" }),
   ),
 });
 

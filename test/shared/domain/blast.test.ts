@@ -435,3 +435,159 @@ describe("blast decider", () => {
     assert.equal(progressOf(state).pending, 0);
   });
 });
+
+describe("blast decider: scheduled blasts and drafts", () => {
+  const later = new Date("2026-12-07T02:00:00.000Z");
+  const scheduledCreated: BlastEvent = {
+    type: "blast.created",
+    data: {
+      blastId: "b1",
+      sessionIds: ["s1"],
+      template: "hi",
+      total: 3,
+      rejected: 0,
+      duplicates: 0,
+      createdAt: at,
+      scheduledFor: later.toISOString(),
+      timeZone: "Asia/Jakarta",
+    },
+  };
+  const draftCreated: BlastEvent = {
+    type: "blast.created",
+    data: {
+      blastId: "b1",
+      sessionIds: ["s1"],
+      template: "hi",
+      total: 3,
+      rejected: 0,
+      duplicates: 0,
+      createdAt: at,
+      draft: true,
+    },
+  };
+  const started: BlastEvent = { type: "blast.started", data: { blastId: "b1", at } };
+  const createCommand = (extra: Partial<Extract<BlastCommand, { type: "create" }>>): BlastCommand => ({
+    type: "create",
+    blastId: "b1",
+    sessionIds: ["s1"],
+    template: "hi",
+    total: 3,
+    rejected: 0,
+    duplicates: 0,
+    now,
+    ...extra,
+  });
+  const edit = (extra: Partial<Extract<BlastCommand, { type: "edit" }>> = {}): BlastCommand => ({
+    type: "edit",
+    now,
+    sessionIds: ["s1", "s2"],
+    template: "hello {name}",
+    scheduledFor: later,
+    timeZone: "Asia/Jakarta",
+    ...extra,
+  });
+
+  it("create with a time makes it scheduled, without one as a draft; a past time or both are refused", () => {
+    given()
+      .when(createCommand({ scheduledFor: later, timeZone: "Asia/Jakarta" }))
+      .then([scheduledCreated]);
+    given()
+      .when(createCommand({ draft: true }))
+      .then([draftCreated]);
+    given()
+      .when(createCommand({ scheduledFor: new Date(now.getTime() - 1) }))
+      .thenThrows("invalid", /has passed/);
+    given()
+      .when(createCommand({ scheduledFor: now }))
+      .thenThrows("invalid", /has passed/);
+    given()
+      .when(createCommand({ scheduledFor: later, draft: true }))
+      .thenThrows("invalid", /not both/);
+    const state = foldBlast([scheduledCreated]);
+    assert.equal(foldBlast([draftCreated]).status, "draft");
+    assert.ok(state.status === "scheduled");
+    assert.equal(progressOf(state).scheduledFor, later.toISOString());
+    assert.equal(progressOf(state).pending, 3, "nothing of it is settled");
+  });
+
+  it("an edit before the start replaces the plan, whole: pool, message and time", () => {
+    given(scheduledCreated)
+      .when(edit())
+      .then([
+        {
+          type: "blast.edited",
+          data: {
+            blastId: "b1",
+            at,
+            sessionIds: ["s1", "s2"],
+            template: "hello {name}",
+            scheduledFor: later.toISOString(),
+            timeZone: "Asia/Jakarta",
+          },
+        },
+      ]);
+    const [edited] = decide(
+      edit({ scheduledFor: undefined, timeZone: undefined }),
+      foldBlast([scheduledCreated]),
+    );
+    assert.ok(edited);
+    const state = foldBlast([scheduledCreated, edited]);
+    assert.ok(state.status === "draft", "an edit without a time makes it a draft");
+    assert.deepEqual(state.sessionIds, ["s1", "s2"]);
+    assert.equal(state.scheduledFor, undefined);
+    const [rescheduled] = decide(edit(), state);
+    assert.ok(rescheduled);
+    assert.equal(foldBlast([scheduledCreated, edited, rescheduled]).status, "scheduled");
+  });
+
+  it("an edit is checked as a creation is, and refused once the blast started or ended", () => {
+    given(scheduledCreated)
+      .when(edit({ sessionIds: [] }))
+      .thenThrows("invalid", /no account/);
+    given(scheduledCreated)
+      .when(edit({ sessionIds: ["s1", "s1"] }))
+      .thenThrows("invalid", /twice/);
+    given(scheduledCreated)
+      .when(edit({ scheduledFor: new Date(now.getTime() - 60_000) }))
+      .thenThrows("invalid", /has passed/);
+    given(scheduledCreated)
+      .when(edit({ frequencyCap: { max: 0, periodHours: 24 } }))
+      .thenThrows("invalid");
+    given(scheduledCreated, started)
+      .when(edit())
+      .thenThrows("conflict", /running/);
+    given(created()).when(edit()).thenThrows("conflict");
+    given(scheduledCreated, cancelled).when(edit()).thenThrows("conflict");
+  });
+
+  it("start queues a scheduled blast or a draft once; a started or ended one cannot start again", () => {
+    given(scheduledCreated).when({ type: "start", now }).then([started]);
+    given(draftCreated).when({ type: "start", now }).then([started]);
+    given(scheduledCreated, started)
+      .when({ type: "start", now })
+      .thenThrows("conflict", /running/);
+    given(created()).when({ type: "start", now }).thenThrows("conflict");
+    given(draftCreated, cancelled)
+      .when({ type: "start", now })
+      .thenThrows("conflict", /cancelled/);
+    assert.equal(foldBlast([scheduledCreated, started]).status, "running");
+    // A start appended twice (two timers) changes nothing the second time.
+    assert.equal(foldBlast([scheduledCreated, started, paused, started]).status, "paused");
+  });
+
+  it("before its start a blast can be cancelled but not paused, resumed, or have an account paused", () => {
+    given(scheduledCreated).when({ type: "cancel", now }).then([cancelled]);
+    given(draftCreated).when({ type: "cancel", now }).then([cancelled]);
+    given(scheduledCreated).when({ type: "pause", now }).thenThrows("conflict");
+    given(scheduledCreated).when({ type: "resume", now }).thenThrows("conflict");
+    given(scheduledCreated).when({ type: "pause_account", sessionId: "s1", reason: "463", now }).then([]);
+    // An edit after the start (a race the log's subject check prevents) changes nothing.
+    const late: BlastEvent = {
+      type: "blast.edited",
+      data: { blastId: "b1", at, sessionIds: ["s9"], template: "x" },
+    };
+    const state = foldBlast([scheduledCreated, started, late]);
+    assert.ok(state.status === "running");
+    assert.deepEqual(state.sessionIds, ["s1"]);
+  });
+});

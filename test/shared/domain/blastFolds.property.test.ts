@@ -3,7 +3,10 @@
 // outcomes, repeats past the log's dedupe, receipts, replies (a recipient's second one too), pauses
 // of the blast and of accounts, cancels racing completion) and must agree on every count, every
 // account's figures and the status, and the projection's replies list on each recipient's first reply;
-// the results fold keeps each recipient's message variant as it was added.
+// the results fold keeps each recipient's message variant as it was added. Blasts may be created
+// scheduled or as drafts, edited (their pool and time; an edit after the start changes nothing) and
+// started: the projection offers a blast to its accounts only from its start, and shows the plan of
+// the last edit that counted.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
@@ -85,20 +88,47 @@ function eventAfterCreate(blastId: string, total: number, legacy: boolean): fc.A
     })),
     fc.constant<BlastEvent>({ type: "blast.cancelled", data: { blastId, at } }),
     fc.constant<BlastEvent>({ type: "blast.completed", data: { blastId, at } }),
+    // Blasts logged before pools were never scheduled nor edited.
+    ...(legacy ? [] : [planEdit(blastId)]),
+    fc.constant<BlastEvent>({ type: "blast.started", data: { blastId, at } }),
   );
+}
+
+function planEdit(blastId: string): fc.Arbitrary<BlastEvent> {
+  return fc
+    .record({
+      pool: fc.subarray(POOL, { minLength: 1 }),
+      scheduled: fc.boolean(),
+      template: fc.constantFrom("hello", "hi {name}"),
+      capped: fc.constantFrom("none", "null", "cap"),
+    })
+    .map(({ pool, scheduled, template, capped }): BlastEvent => ({
+      type: "blast.edited",
+      data: {
+        blastId,
+        at,
+        sessionIds: pool,
+        template,
+        ...(capped === "none"
+          ? {}
+          : { frequencyCap: capped === "null" ? null : { max: 2, periodHours: 24 } }),
+        ...(scheduled ? { scheduledFor: "2026-12-07T02:00:00.000Z", timeZone: "Asia/Jakarta" } : {}),
+      },
+    }));
 }
 
 const blastLog = fc
   .record({
     total: fc.integer({ min: 1, max: 12 }),
     legacy: fc.boolean(),
+    start: fc.constantFrom("now", "scheduled", "draft"),
     n: fc.integer({ min: 0, max: 40 }),
     variants: fc.array(fc.option(fc.constantFrom("1", "2", "1.3"), { nil: undefined }), {
       minLength: 12,
       maxLength: 12,
     }),
   })
-  .chain(({ total, legacy, n, variants }) => {
+  .chain(({ total, legacy, start, n, variants }) => {
     const blastId = "b1";
     // The recipients come first in a real log, some with the message variant they were given.
     const added: BlastEvent = {
@@ -121,6 +151,8 @@ const blastLog = fc
         rejected: 0,
         duplicates: 0,
         createdAt: at,
+        ...(start === "scheduled" && !legacy ? { scheduledFor: "2026-12-01T02:00:00.000Z" } : {}),
+        ...(start === "draft" && !legacy ? { draft: true } : {}),
       },
     };
     return fc
@@ -162,9 +194,35 @@ describe("the three folds of a blast's log agree", () => {
           createdAt: _ca,
           updatedAt: _u,
           reason: _why,
+          timeZone: _z,
+          frequencyCap,
           ...fromRedis
         } = projected;
         assert.deepEqual(fromRedis, expected);
+
+        // The plan shown is the one the last edit before the start set.
+        let plan: { template: string; frequencyCap?: unknown } = { template: "hi" };
+        let open = true;
+        for (const event of events) {
+          if (event.type === "blast.created") open = !!(event.data.scheduledFor || event.data.draft);
+          if (["blast.started", "blast.cancelled", "blast.completed"].includes(event.type)) open = false;
+          if (event.type === "blast.edited" && open) {
+            plan = {
+              template: event.data.template,
+              ...(event.data.frequencyCap !== undefined ? { frequencyCap: event.data.frequencyCap } : {}),
+            };
+          }
+        }
+        assert.deepEqual(
+          { template: projected.template, ...(frequencyCap !== undefined ? { frequencyCap } : {}) },
+          plan,
+        );
+        // Its accounts are offered its work from its start until it ends, and only then.
+        const offered = expected.status === "running" || expected.status === "paused";
+        for (const sessionId of POOL) {
+          const listed = (await projection.activeBlasts(sessionId)).some((b) => b.blastId === "b1");
+          assert.equal(listed, offered && expected.sessionIds.includes(sessionId), `offered to ${sessionId}`);
+        }
 
         const results = new ResultsFold();
         for (const event of events) results.apply(event);
