@@ -12,6 +12,7 @@ import { registerErrorHandling } from "./http/errors.ts";
 import { registerRateLimits } from "./http/rateLimits.ts";
 import { removeUpload } from "./http/uploads.ts";
 import { liveUpdates } from "./live/liveUpdates.ts";
+import { blastPlanRoutes } from "./routes/blastPlans.ts";
 import { blastRoutes } from "./routes/blasts.ts";
 import { campaignRoutes } from "./routes/campaigns.ts";
 import { mediaRoutes } from "./routes/media.ts";
@@ -99,6 +100,7 @@ export async function buildApp(
   await app.register(sessionRoutes, { deps });
   await app.register(campaignRoutes, { deps });
   await app.register(blastRoutes, { deps });
+  await app.register(blastPlanRoutes, { deps });
   await app.register(mediaRoutes, { deps });
   await app.register(suppressionRoutes, { deps });
   await app.register(webhookRoutes, { deps });

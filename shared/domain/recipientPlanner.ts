@@ -3,7 +3,7 @@
 // normalizeRows + planRecipients (shared/domain/recipients.ts), which a test holds them to. The
 // suppression list is the caller's to read: a batch's numbers are looked up between its two steps.
 import type { CountryCode } from "libphonenumber-js";
-import type { InputRow, PlannedRecipient, RejectedRow } from "./recipients.ts";
+import type { InputRow, PlannedRecipient, Recipient, RejectedRow } from "./recipients.ts";
 import { RowNormalizer, type NormalizedBatch } from "./rowNormalizer.ts";
 import { unknownFields, type Template } from "./templates.ts";
 import { plainMessage, renderVariant, type MessageVariants } from "./variants.ts";
@@ -24,7 +24,35 @@ export function templateProblem(
 
 export interface PlannedBatch {
   readonly recipients: PlannedRecipient[];
+  /** The normalized row each planned recipient came from, in the same order: what a blast that waits keeps. */
+  readonly rows: Recipient[];
   readonly rejected: RejectedRow[];
+}
+
+/**
+ * One recipient's message rendered from its row, at its index: as a blast is planned, and again
+ * for a blast that waited (scheduled, a draft) with its message as it stands at the start.
+ */
+export function renderRecipient(
+  message: MessageVariants,
+  idx: number,
+  values: Readonly<Record<string, string>>,
+): { ok: true; recipient: PlannedRecipient } | { ok: false; phone: string; reason: string } {
+  const phone = values.phone ?? "";
+  const rendered = renderVariant(message, values);
+  if (!rendered.ok) return { ok: false, phone, reason: rendered.reason };
+  const name = values.name?.trim();
+  const { text, variant } = rendered;
+  return {
+    ok: true,
+    recipient: {
+      idx,
+      phone,
+      ...(name ? { name } : {}),
+      text,
+      ...(variant !== undefined ? { variant } : {}),
+    },
+  };
 }
 
 /** Why a row whose number is on the suppression list is not planned. */
@@ -77,6 +105,7 @@ export class RecipientPlanner {
    */
   render(batch: NormalizedBatch, suppressed: ReadonlySet<string> = NONE_SUPPRESSED): PlannedBatch {
     const recipients: PlannedRecipient[] = [];
+    const rows: Recipient[] = [];
     const rejected = [...batch.rejected];
     for (const recipient of batch.recipients) {
       const { source, row, phone } = recipient;
@@ -84,25 +113,19 @@ export class RecipientPlanner {
         rejected.push({ source, row, phone, reason: SUPPRESSED });
         continue;
       }
-      const rendered = renderVariant(this.message, recipient.values);
+      const rendered = renderRecipient(this.message, this.planned, recipient.values);
       if (!rendered.ok) {
         rejected.push({ source, row, phone, reason: rendered.reason });
         continue;
       }
-      const name = recipient.values.name?.trim();
-      const { text, variant } = rendered;
-      recipients.push({
-        idx: this.planned++,
-        phone,
-        ...(name ? { name } : {}),
-        text,
-        ...(variant !== undefined ? { variant } : {}),
-      });
+      this.planned++;
+      recipients.push(rendered.recipient);
+      rows.push(recipient);
     }
     this.unplanned += rejected.length - batch.rejected.length;
     // In file order, so the sample a user sees starts at the top of their sheet.
     rejected.sort((a, b) => a.row - b.row);
-    return { recipients, rejected };
+    return { recipients, rows, rejected };
   }
 
   /** Plans the next rows with nothing suppressed: `normalize`, then `render`. */

@@ -19,6 +19,12 @@ export function projectionKeys(prefix: string) {
   };
 }
 
+/**
+ * Where a blast that waits (scheduled, a draft) keeps its recipients' rows until it starts: a
+ * campaign store of its own, one "campaign" per blast id, apart from the saved campaigns.
+ */
+export const keptRecipientsPrefix = (prefix: string) => `${prefix}kept:`;
+
 export function appKeys(prefix: string) {
   return {
     idempotency: (blastId: string) => `${prefix}idem:${blastId}`,

@@ -165,7 +165,7 @@ export interface BlastSummary extends BlastProgress {
   readonly reason: string;
   /** The attachment, when the blast carries one. */
   readonly media?: MediaRef;
-  readonly variants?: ReadonlyArray<{ text: string; weight: number }>;
+  readonly variants?: Array<{ text: string; weight: number }>;
   readonly pacing?: PacingOverrides;
   /** The blast's own cap; null: sent without one; absent: the deployment's. */
   readonly frequencyCap?: FrequencyCap | null;

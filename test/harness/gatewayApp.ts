@@ -4,6 +4,7 @@ import type { FastifyBaseLogger, FastifyInstance, InjectOptions, LightMyRequestR
 import type { Redis } from "ioredis";
 import { pino } from "pino";
 import { buildApp, type GatewayOptions } from "../../services/gateway/app.ts";
+import { startBlastScheduler } from "../../services/gateway/blasts/blastScheduler.ts";
 import { Projector } from "../../services/projector/projector.ts";
 import { loadConfig } from "../../shared/config/config.ts";
 import { connectNats, ensureStreams, type Nats } from "../../shared/nats/connection.ts";
@@ -50,19 +51,18 @@ export async function startGatewayApp(
   const projection = new BlastProjection(redis, config.REDIS_PREFIX);
   const projector = new Projector(nats, projection, pino({ level: "silent" }), 20);
   await projector.start();
-  const app = await buildApp(
-    {
-      config,
-      nats,
-      redis,
-      sessions,
-      projection,
-      campaigns: new CampaignStore(redis, config.REDIS_PREFIX),
-      suppression: new SuppressionList(redis, config.REDIS_PREFIX),
-    },
-    logger,
-    options,
-  );
+  const deps = {
+    config,
+    nats,
+    redis,
+    sessions,
+    projection,
+    campaigns: new CampaignStore(redis, config.REDIS_PREFIX),
+    suppression: new SuppressionList(redis, config.REDIS_PREFIX),
+  };
+  const app = await buildApp(deps, logger, options);
+  // As every gateway does: scheduled blasts start from here.
+  const scheduler = await startBlastScheduler(deps, pino({ level: "silent" }));
   await app.ready();
   return {
     app,
@@ -77,6 +77,7 @@ export async function startGatewayApp(
     redis,
     projection,
     async close() {
+      await scheduler.stop();
       await app.close();
       await projector.stop();
       await nats.nc.close();

@@ -5,8 +5,9 @@
 import type { CountryCode } from "libphonenumber-js";
 import {
   BlastError,
-  RECIPIENTS_PER_EVENT,
   decide,
+  initialBlastState,
+  isNotStarted,
   evolve,
   progressOf,
   type BlastCommand,
@@ -16,7 +17,7 @@ import { newId } from "../../../shared/domain/ids.ts";
 import { validatePacing, type PacingOverrides } from "../../../shared/domain/pacing.ts";
 import { validateFrequencyCap, type FrequencyCap } from "../../../shared/domain/sendLimits.ts";
 import { RecipientPlanner, templateProblem } from "../../../shared/domain/recipientPlanner.ts";
-import type { PlannedRecipient, RejectedRow } from "../../../shared/domain/recipients.ts";
+import type { PlannedRecipient, Recipient, RejectedRow } from "../../../shared/domain/recipients.ts";
 import { parseTemplatePiece, TemplateError } from "../../../shared/domain/templates.ts";
 import { captionProblem, type MediaRef } from "../../../shared/domain/media.ts";
 import {
@@ -30,15 +31,16 @@ import {
 } from "../../../shared/domain/variants.ts";
 import { ImportError } from "../../../shared/import/recipientsFile.ts";
 import { EventLoopShare } from "../../../shared/process/eventLoopShare.ts";
-import { encodeSendWork } from "../../../shared/messages/sendWork.ts";
 import { isNotFound } from "../../../shared/nats/connection.ts";
 import { appendEvents } from "../../../shared/nats/eventLog.ts";
-import { PipelinedPublisher } from "../../../shared/nats/pipelinedPublisher.ts";
-import { SEND_WORK, eventMsgId, sendWorkConsumer, subjects } from "../../../shared/nats/topology.ts";
+import { clearSchedule, setSchedule } from "../../../shared/nats/scheduleTimer.ts";
+import { SEND_WORK, sendWorkConsumer, subjects } from "../../../shared/nats/topology.ts";
 import type { GatewayDeps } from "../deps.ts";
 import { HttpError } from "../http/errors.ts";
 import type { UploadedFile } from "../http/uploads.ts";
 import { recordMediaUse } from "../media/mediaCommands.ts";
+import { keptRecipientsOf } from "./keptRecipients.ts";
+import { RecipientQueue } from "./recipientQueue.ts";
 import { importLimits, openSources } from "./recipientSources.ts";
 
 export interface CreateBlastInput {
@@ -58,20 +60,25 @@ export interface CreateBlastInput {
   readonly importId?: string;
   /** The attachment (a media library file); `message` is its caption, "" for none. */
   readonly media?: MediaRef;
+  /** Waits until then, its recipients kept; nothing is queued before. */
+  readonly scheduledFor?: Date;
+  /** The zone the time was given in, kept to show it the same way. */
+  readonly timeZone?: string;
+  /** Saved to be started or scheduled later. */
+  readonly draft?: boolean;
 }
 
 export interface CreateBlastResult {
   readonly blastId: string;
-  readonly status: "running";
+  readonly status: "running" | "scheduled" | "draft";
+  /** When a scheduled blast starts (ISO, UTC). */
+  readonly scheduledFor?: string;
   readonly total: number;
   readonly duplicates: number;
   readonly rejected: { count: number; sample: RejectedRow[] };
 }
 
 const REJECTED_SAMPLE = 20;
-const PUBLISH_WINDOW = 1000;
-/** Silence from JetStream while work is queued that fails the import. */
-const ACK_TIMEOUT_MS = 10_000;
 
 /** What a blast would send, read from its sources: the count, the first messages, the rejects. */
 export interface BlastPlan {
@@ -140,7 +147,7 @@ async function importRecipients(
   deps: GatewayDeps,
   input: CreateBlastInput,
   sampleSize: number,
-  take: (recipients: PlannedRecipient[]) => Promise<void>,
+  take: (recipients: PlannedRecipient[], rows: Recipient[]) => Promise<void>,
   /** Stops reading once the caller has what it needs (the rows after it are neither read nor checked). */
   enough: () => boolean = () => false,
 ): Promise<ImportedRecipients> {
@@ -168,7 +175,7 @@ async function importRecipients(
       const suppressed = await deps.suppression.suppressedAmong(normalized.recipients.map((r) => r.phone));
       const batch = planner.render(normalized, suppressed);
       for (const row of batch.rejected) if (sample.length < sampleSize) sample.push(row);
-      if (batch.recipients.length > 0) await take(batch.recipients);
+      if (batch.recipients.length > 0) await take(batch.recipients, batch.rows);
       report(planner, read, "reading");
       if (enough()) break;
       await share.yieldIfDue();
@@ -225,7 +232,7 @@ export async function firstMessage(
 }
 
 /** The message to render: the variants when given, else the one template (spintax or not). */
-function messageOf(input: CreateBlastInput): MessageVariants {
+export function messageOf(input: Pick<CreateBlastInput, "message" | "variants" | "media">): MessageVariants {
   // An attachment may go without a caption: every recipient's text is then "".
   if (input.media && !input.variants && input.message === "") return plainMessage(parseTemplatePiece("", 0));
   return input.variants ? parseVariants(input.variants) : parseMessage(input.message);
@@ -238,7 +245,7 @@ export const PREVIEW_REJECTED = 100;
 /** Most variants a preview lists (spintax can make many combinations): the largest shares. */
 export const PREVIEW_VARIANTS = 100;
 
-async function checkPool(deps: GatewayDeps, sessionIds: readonly string[]): Promise<void> {
+export async function checkPool(deps: GatewayDeps, sessionIds: readonly string[]): Promise<void> {
   if (sessionIds.length === 0) throw new HttpError(400, "the pool is empty: give sessionId or sessionIds");
   if (sessionIds.length > MAX_POOL) throw new HttpError(400, `a pool has at most ${MAX_POOL} accounts`);
   const twice = sessionIds.filter((id, i) => sessionIds.indexOf(id) !== i);
@@ -260,53 +267,52 @@ async function checkPool(deps: GatewayDeps, sessionIds: readonly string[]): Prom
  * Imports the recipients and queues them as they are planned: each chunk's recipients are
  * appended to the log and their send work published (awaited, so reading waits for NATS), and the
  * blast is created once all are durable. Until then no worker takes any of it; a failure halfway
- * purges the work published so far, so nothing of a refused blast is ever sent.
+ * purges the work published so far, so nothing of a refused blast is ever sent. A blast that waits
+ * (a time to send at, a draft) keeps its rows instead, and queues them when it starts.
  */
 export async function createBlast(
   deps: GatewayDeps,
   input: CreateBlastInput,
   log?: WithdrawLog,
 ): Promise<CreateBlastResult> {
+  if (input.scheduledFor || input.draft) return createWaitingBlast(deps, input);
   const blastId = newId("b");
-  const work = new PipelinedPublisher(deps.nats.nc, { window: PUBLISH_WINDOW, ackTimeoutMs: ACK_TIMEOUT_MS });
-  const workSubject = subjects.sendWork(blastId);
-  let chunk: PlannedRecipient[] = [];
-  let published = false;
-  const flush = async () => {
-    if (chunk.length === 0) return;
-    const recipients = chunk;
-    chunk = [];
-    published = true;
-    await appendEvents(
-      deps.nats.js,
-      decide({ type: "add_recipients", blastId, recipients }, { status: "none" }),
-    );
-    for (const r of recipients) {
-      // The variant's text itself is in the durable work: a redelivery sends the same words.
-      const payload = encodeSendWork({ blastId, idx: r.idx, phone: r.phone, text: r.text });
-      await work.publish(workSubject, payload, eventMsgId.work(blastId, r.idx));
-    }
-  };
+  const queue = new RecipientQueue(deps, blastId);
   let imported: ImportedRecipients;
   try {
-    imported = await importRecipients(deps, input, REJECTED_SAMPLE, async (recipients) => {
-      for (const r of recipients) {
-        chunk.push(r);
-        if (chunk.length === RECIPIENTS_PER_EVENT) await flush();
-      }
-    });
-    await flush();
-    await work.flush();
+    imported = await importRecipients(deps, input, REJECTED_SAMPLE, (recipients) => queue.add(recipients));
+    await queue.finish();
   } catch (err) {
-    if (published) await withdrawOrRetry(deps, blastId, log);
-    if (err instanceof HttpError || err instanceof ImportError || err instanceof TemplateError) throw err;
-    throw new HttpError(503, `could not queue the blast: ${(err as Error).message}`);
+    if (queue.started) await withdrawOrRetry(deps, blastId, log);
+    throw importFailure(err);
   } finally {
-    work.close();
+    queue.close();
   }
   if (imported.total === 0) {
     throw new HttpError(400, "the blast has no valid recipients", { rejected: imported.rejected });
   }
+  try {
+    await appendCreated(deps, blastId, input, imported);
+  } catch (err) {
+    await withdrawOrRetry(deps, blastId, log);
+    throw new HttpError(503, `could not queue the blast: ${(err as Error).message}`);
+  }
+  return { blastId, status: "running", ...imported };
+}
+
+/** A refusal as it is (a bad row, a bad file), or NATS failing under the import as a 503. */
+function importFailure(err: unknown): Error {
+  if (err instanceof HttpError || err instanceof ImportError || err instanceof TemplateError) return err;
+  return new HttpError(503, `could not queue the blast: ${(err as Error).message}`);
+}
+
+/** Appends `blast.created` once every recipient is durable (queued, or kept for a blast that waits). */
+async function appendCreated(
+  deps: GatewayDeps,
+  blastId: string,
+  input: CreateBlastInput,
+  imported: ImportedRecipients,
+): Promise<void> {
   const command: BlastCommand = {
     type: "create",
     blastId,
@@ -320,22 +326,56 @@ export async function createBlast(
     ...(input.frequencyCap !== undefined ? { frequencyCap: input.frequencyCap } : {}),
     ...(input.variants ? { variants: input.variants.map(({ text, weight = 1 }) => ({ text, weight })) } : {}),
     ...(input.media ? { media: input.media } : {}),
+    ...(input.scheduledFor ? { scheduledFor: input.scheduledFor } : {}),
+    ...(input.timeZone ? { timeZone: input.timeZone } : {}),
+    ...(input.draft ? { draft: true } : {}),
     now: new Date(),
   };
+  // Checked before anything is written: a refused plan leaves no media use and no schedule.
+  const events = decide(command, initialBlastState);
+  // Before the blast exists: the file cannot be deleted from under it.
+  if (input.media) await recordMediaUse(deps, input.media.mediaId, blastId);
+  // Before the blast exists too: a gateway that dies in between leaves a schedule that finds no
+  // blast and does nothing, never a scheduled blast that nothing will start.
+  if (input.scheduledFor) await setSchedule(deps.nats, blastId, input.scheduledFor);
+  await appendEvents(deps.nats.js, events);
+}
+
+/**
+ * A scheduled blast or a draft: every check a blast passes now, its recipients planned and kept
+ * as rows (a campaign of its own) so that an edit of its message renders them again; nothing is
+ * queued until it starts (services/gateway/blasts/blastStart.ts).
+ */
+async function createWaitingBlast(deps: GatewayDeps, input: CreateBlastInput): Promise<CreateBlastResult> {
+  const blastId = newId("b");
+  const createdAt = new Date().toISOString();
+  const kept = keptRecipientsOf(deps).begin({ campaignId: blastId, name: "", createdAt });
+  let imported: ImportedRecipients;
   try {
-    // Before the blast exists: the file cannot be deleted from under it.
-    if (input.media) await recordMediaUse(deps, input.media.mediaId, blastId);
-    await appendEvents(deps.nats.js, decide(command, { status: "none" }));
+    imported = await importRecipients(deps, input, REJECTED_SAMPLE, (_recipients, rows) => kept.append(rows));
   } catch (err) {
-    await withdrawOrRetry(deps, blastId, log);
-    throw new HttpError(503, `could not queue the blast: ${(err as Error).message}`);
+    await kept.abort();
+    throw importFailure(err);
+  }
+  if (imported.total === 0) {
+    await kept.abort();
+    throw new HttpError(400, "the blast has no valid recipients", { rejected: imported.rejected });
+  }
+  try {
+    await kept.commit();
+    await appendCreated(deps, blastId, input, imported);
+  } catch (err) {
+    await keptRecipientsOf(deps)
+      .delete(blastId)
+      .catch(() => undefined);
+    if (err instanceof BlastError) throw err;
+    throw new HttpError(503, `could not save the blast: ${(err as Error).message}`);
   }
   return {
     blastId,
-    status: "running",
-    total: imported.total,
-    duplicates: imported.duplicates,
-    rejected: imported.rejected,
+    status: input.scheduledFor ? "scheduled" : "draft",
+    ...(input.scheduledFor ? { scheduledFor: input.scheduledFor.toISOString() } : {}),
+    ...imported,
   };
 }
 
@@ -388,7 +428,7 @@ async function withdraw(deps: GatewayDeps, blastId: string): Promise<void> {
   ]);
 }
 
-async function dropWork(deps: GatewayDeps, blastId: string): Promise<void> {
+export async function dropWork(deps: GatewayDeps, blastId: string): Promise<void> {
   await deps.nats.jsm.streams.purge(SEND_WORK, { filter: subjects.blastWork(blastId) });
   await deps.nats.jsm.consumers.delete(SEND_WORK, sendWorkConsumer(blastId)).catch((err: unknown) => {
     if (!isNotFound(err)) throw err;
@@ -416,7 +456,11 @@ export async function changeBlast(
       : { type: change, now };
   const events = decide(command, state);
   await appendEvents(deps.nats.js, events);
-  if (change === "cancel") await dropWork(deps, blastId);
+  if (change === "cancel" && isNotStarted(state.status)) {
+    // Nothing of it was queued: its schedule and kept rows go instead.
+    await clearSchedule(deps.nats, blastId);
+    await keptRecipientsOf(deps).delete(blastId);
+  } else if (change === "cancel") await dropWork(deps, blastId);
   const next = events.reduce(evolve, state);
   if (next.status === "none") throw new BlastError("not_found", `blast ${blastId} not found`);
   return progressOf(next);

@@ -6,6 +6,7 @@ import { ID_PATTERN } from "../../../shared/domain/ids.ts";
 import { MEDIA_MAX_BYTES } from "../../../shared/domain/media.ts";
 import { MAX_TEMPLATE_LENGTH } from "../../../shared/domain/templates.ts";
 import { MAX_VARIANTS } from "../../../shared/domain/variants.ts";
+import { parseSendAt } from "../../../shared/domain/sendAt.ts";
 import {
   changeBlast,
   createBlast,
@@ -43,6 +44,27 @@ import { readMultipartBody } from "../http/uploads.ts";
 import { MAX_TEST_RECIPIENTS, testSend } from "../blasts/testSend.ts";
 import { blastMediaOf, discardUpload } from "../media/mediaCommands.ts";
 import type { GatewayDeps } from "../deps.ts";
+
+/** When a blast waits until: in a create and in an edit. */
+export const ScheduleFields = {
+  sendAt: Type.Optional(
+    Type.String({
+      maxLength: 40,
+      description:
+        "Schedule the blast: an ISO 8601 time with its offset (`2026-12-07T09:00:00+07:00`), or a wall-clock " +
+        "time (`2026-12-07T09:00`) read in `timeZone`. Its recipients are checked and kept at once; nothing is " +
+        "sent before then. At most a year ahead; a time that has passed is refused.",
+      examples: ["2026-12-07T09:00:00+07:00", "2026-12-07T09:00"],
+    }),
+  ),
+  timeZone: Type.Optional(
+    Type.String({
+      maxLength: 64,
+      description: "The IANA zone a wall-clock `sendAt` is read in (`Asia/Jakarta`), kept to show the time",
+      examples: ["Asia/Jakarta"],
+    }),
+  ),
+};
 
 const CreateBlastBody = Type.Object(
   {
@@ -104,6 +126,13 @@ const CreateBlastBody = Type.Object(
     recipientsFile: Type.Optional(
       Type.String({ format: "binary", description: "multipart only: .xlsx or .csv with a `phone` column" }),
     ),
+    ...ScheduleFields,
+    draft: Type.Optional(
+      Type.Boolean({
+        description:
+          "Save the blast without sending it: its recipients are checked and kept; edit it, then start or schedule it",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -123,7 +152,7 @@ const TestSendBody = Type.Object(
   { additionalProperties: false },
 );
 
-const BlastSummary = Type.Intersect([
+export const BlastSummary = Type.Intersect([
   BlastProgress,
   Type.Object({
     sessionId: Type.String(),
@@ -135,10 +164,14 @@ const BlastSummary = Type.Intersect([
     updatedAt: Type.String(),
     reason: Type.String({ description: "why the blast is paused, when it is" }),
     media: Type.Optional(MediaItem),
+    variants: Type.Optional(Type.Array(Type.Object({ text: Type.String(), weight: Type.Number() }))),
+    pacing: Type.Optional(PacingSettings),
+    frequencyCap: Type.Optional(FrequencyCapSettings),
+    timeZone: Type.Optional(Type.String({ description: "the zone a scheduled blast's time was given in" })),
   }),
 ]);
 
-const BlastParams = Type.Object({ blastId: BlastId });
+export const BlastParams = Type.Object({ blastId: BlastId });
 
 const BlastReply = Type.Object({
   idx: Type.Integer({ description: "the recipient's position in the blast" }),
@@ -189,6 +222,7 @@ function blastInputOf(
   // With an attachment the message is its caption, which may be left out.
   const withMedia = body.mediaId !== undefined || media !== undefined;
   const { sessionId, sessionIds, message, variants, campaignId, recipients, pacing, frequencyCap } = body;
+  const schedule = scheduleOf(body, new Date());
   if (sessionId !== undefined && sessionIds !== undefined) {
     throw new HttpError(400, "give sessionId (one account) or sessionIds (a pool), not both");
   }
@@ -207,7 +241,26 @@ function blastInputOf(
     ...(frequencyCap !== undefined ? { frequencyCap } : {}),
     ...(file ? { file } : {}),
     ...(importId ? { importId } : {}),
+    ...schedule,
   };
+}
+
+/** When a blast waits until, from `sendAt` and `timeZone`, or that it is a draft. */
+export function scheduleOf(
+  body: { sendAt?: string; timeZone?: string; draft?: boolean },
+  now: Date,
+): { scheduledFor?: Date; timeZone?: string; draft?: true } {
+  const { sendAt, timeZone, draft } = body;
+  if (draft && sendAt !== undefined) {
+    throw new HttpError(400, "a draft has no time: give draft or sendAt, not both");
+  }
+  if (sendAt === undefined) {
+    if (timeZone !== undefined) throw new HttpError(400, "timeZone is the zone of sendAt: give sendAt with it");
+    return draft ? { draft: true } : {};
+  }
+  const at = parseSendAt(sendAt, timeZone, now);
+  if (!at.ok) throw new HttpError(400, `sendAt: ${at.reason}`);
+  return { scheduledFor: at.at, ...(timeZone !== undefined ? { timeZone } : {}) };
 }
 
 export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = async (app, { deps }) => {
@@ -222,7 +275,7 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
     readMultipartBody(
       request,
       "recipientsFile",
-      ["pacing", "frequencyCap", "variants"],
+      ["pacing", "frequencyCap", "variants", "draft"],
       ["sessionIds"],
       mediaField,
     );
@@ -252,7 +305,10 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
         response: {
           202: Type.Object({
             blastId: Type.String(),
-            status: Type.Literal("running"),
+            status: Type.Union([Type.Literal("running"), Type.Literal("scheduled"), Type.Literal("draft")], {
+              description: "`scheduled` with `sendAt`, `draft` with `draft`: nothing is sent until it starts",
+            }),
+            scheduledFor: Type.Optional(Type.String({ description: "when it starts, ISO 8601 in UTC" })),
             total: Type.Integer({ description: "recipients queued" }),
             duplicates: Type.Integer({ description: "rows merged because their phone was already listed" }),
             rejected: Rejected,

@@ -131,7 +131,7 @@ describe("RecipientPlanner", () => {
     ]);
     // The same number again in a later batch is a duplicate, not a second rejected row.
     const again = planner.render(planner.normalize([row(4, "2025550100", "Ana again")]));
-    assert.deepEqual(again, { recipients: [], rejected: [] });
+    assert.deepEqual(again, { recipients: [], rows: [], rejected: [] });
     assert.deepEqual([planner.total, planner.rejected, planner.duplicates], [1, 1, 1]);
   });
 
