@@ -110,8 +110,11 @@ async function checkKeptRender(deps: GatewayDeps, blastId: string, message: Mess
   }
 }
 
-/** Applies an edit to a blast not yet started: the plan given replaces what it changes. */
-export async function editBlast(deps: GatewayDeps, blastId: string, change: BlastEditInput): Promise<void> {
+/**
+ * Applies an edit to a blast not yet started: the plan given replaces what it changes. Returns
+ * when the edit was logged (its `at`), which the projection shows as the blast's `updatedAt`.
+ */
+export async function editBlast(deps: GatewayDeps, blastId: string, change: BlastEditInput): Promise<string> {
   const { stored, state, plan } = await readWaiting(deps, blastId);
   if (change.message !== undefined && change.variants !== undefined) {
     throw new HttpError(400, "give message (one template) or variants (several), not both");
@@ -174,6 +177,7 @@ export async function editBlast(deps: GatewayDeps, blastId: string, change: Blas
     throw conflictOf(err);
   }
   if (!schedule.scheduledFor) await clearSchedule(deps.nats, blastId);
+  return events[0]?.type === "blast.edited" ? events[0].data.at : new Date().toISOString();
 }
 
 /**

@@ -85,11 +85,13 @@ export const blastPlanRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> =
       }
       const schedule = scheduleOf({ sendAt, timeZone, draft }, new Date());
       const pool = sessionIds ?? (sessionId !== undefined ? [sessionId] : undefined);
-      await editBlast(deps, blastId, { ...rest, ...(pool ? { sessionIds: pool } : {}), ...schedule });
-      const due = schedule.scheduledFor?.toISOString();
-      return projected(deps, blastId, (s) =>
-        draft ? s.status === "draft" : due === undefined ? true : s.scheduledFor === due,
-      );
+      const at = await editBlast(deps, blastId, {
+        ...rest,
+        ...(pool ? { sessionIds: pool } : {}),
+        ...schedule,
+      });
+      // Answered once the projection shows this edit (an edit sets the blast's updatedAt to its time).
+      return projected(deps, blastId, (s) => s.updatedAt >= at);
     },
   );
 

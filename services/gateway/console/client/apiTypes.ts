@@ -55,7 +55,33 @@ export interface WarmupStatus {
 /** The account's own pacing settings (GET/PUT /api/sessions/:id/pacing). */
 export type SessionPacing = PacingOverrides;
 
-export interface BlastSummary extends BlastProgress {
+/**
+ * A blast's status, with the two a blast has before it starts: `scheduled` (it starts by itself at
+ * `scheduledFor`) and `draft` (saved, starting only when someone starts or schedules it).
+ */
+export type BlastStatus = BlastProgress["status"] | "scheduled" | "draft";
+
+/** A file of the media library (GET /api/media), as a blast's summary names it too. */
+export interface MediaItem {
+  mediaId: string;
+  kind: "image" | "video" | "document" | "audio";
+  mimetype: string;
+  fileName: string;
+  size: number;
+  sha256: string;
+  createdAt?: string;
+}
+
+export interface MessageVariant {
+  text: string;
+  weight?: number;
+}
+
+/** A blast's own frequency cap; null: sent without one. */
+export type FrequencyCap = { max: number; periodHours: number } | null;
+
+export interface BlastSummary extends Omit<BlastProgress, "status"> {
+  status: BlastStatus;
   /** The first account of the pool, kept for clients from before pools. */
   sessionId: string;
   campaignId?: string;
@@ -65,6 +91,14 @@ export interface BlastSummary extends BlastProgress {
   createdAt: string;
   updatedAt: string;
   reason: string;
+  media?: MediaItem;
+  /** When a scheduled blast starts, UTC. */
+  scheduledFor?: string;
+  /** The zone its start was given in. */
+  timeZone?: string;
+  variants?: MessageVariant[];
+  pacing?: SessionPacing;
+  frequencyCap?: FrequencyCap;
 }
 
 export interface Page<T> {
@@ -100,6 +134,9 @@ export interface TestSent {
 
 export interface CreatedBlast {
   blastId: string;
+  /** Absent from gateways older than scheduling, which only start blasts. */
+  status?: "running" | "scheduled" | "draft";
+  scheduledFor?: string;
   total: number;
   duplicates: number;
   rejected: { count: number; sample: RejectedRow[] };
@@ -117,8 +154,8 @@ export interface Campaign {
  * The socket's first message is read from the blast's summary without the pool; the projector's
  * updates that follow carry it. A page keeps the pool figures it has when a message lacks them.
  */
-export type BlastProgressMessage = Omit<BlastProgress, "sessionIds" | "bySession"> &
-  Partial<Pick<BlastProgress, "sessionIds" | "bySession">> & { type: "blast_progress" };
+export type BlastProgressMessage = Omit<BlastProgress, "sessionIds" | "bySession" | "status"> &
+  Partial<Pick<BlastProgress, "sessionIds" | "bySession">> & { status: BlastStatus; type: "blast_progress" };
 
 /** What `/?importId=` sends while an upload's request runs. */
 export type ImportProgressMessage = ImportProgress;

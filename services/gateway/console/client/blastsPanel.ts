@@ -4,26 +4,35 @@
 // sent from a pool of accounts; each card shows every account's share and why one is paused, and
 // the latest replies people sent (their text is shown as text, like every cell here). The preview
 // can send its first message to a few numbers as a test, which is no blast and counts nowhere.
+// A blast may also be scheduled or saved as a draft: its card counts down to its start, and until
+// then it can be started at once, edited or cancelled.
 import type {
   AccountProgress,
   BlastPreview,
   BlastProgress,
   BlastProgressMessage,
   BlastReply,
+  BlastStatus,
   BlastSummary,
   Campaign,
   CreatedBlast,
+  MediaItem,
   Page,
   RejectedRow,
   Session,
   TestSent,
 } from "./apiTypes.ts";
+import { frequencyCapControl, mediaPicker } from "./blastOptions.ts";
+import { blastEditor, scheduleInfo, whenChooser } from "./blastSchedule.ts";
 import { el, notice, replaceChildren } from "./elements.ts";
 import { fileDrop } from "./fileDrop.ts";
 import { api, messageOf, upload } from "./gatewayApi.ts";
 import { importProgress } from "./importProgress.ts";
+import { MEDIA_CHANGED, mediaLabel } from "./mediaPanel.ts";
 import { variantList, variantShares } from "./messageVariants.ts";
 import { watchLive, type LiveSubscription } from "./liveSocket.ts";
+import { poolChooser } from "./poolChooser.ts";
+import { viewerZone, zoneTimeText } from "./scheduleTime.ts";
 
 export const CAMPAIGNS_CHANGED = "wa-blast:campaigns-changed";
 const LIST_SIZE = 20;
@@ -62,80 +71,6 @@ function rejectedTable(rows: RejectedRow[], count: number): HTMLElement {
   );
 }
 
-/** The first open account, else the first: a pool of one until the user picks more. */
-function defaultAccount(sessions: readonly Session[]): string | undefined {
-  return (sessions.find((s) => s.status === "open") ?? sessions[0])?.sessionId;
-}
-
-/** The accounts a blast is sent from: a checkbox per session, with the state it is in now. */
-function poolChooser(onChange: () => void) {
-  const list = el("div", { class: "pool-accounts" });
-  const hint = el("p", { class: "pool-hint meta" });
-  const node = el("fieldset", { class: "pool" }, el("legend", {}, "Send from"), list, hint);
-  let statuses = new Map<string, string>();
-  const boxes = () => Array.from(list.querySelectorAll<HTMLInputElement>("input[name=sessionIds]"));
-  const chosen = () => boxes().flatMap((box) => (box.checked ? [box.value] : []));
-  const explain = () => {
-    const pool = chosen();
-    const idle = pool.filter((id) => statuses.get(id) !== "open");
-    const share =
-      pool.length === 1
-        ? `Sent from ${pool[0] ?? ""}.`
-        : `${pool.length} accounts share the sending: each recipient gets the message once, from one of them.`;
-    hint.textContent =
-      pool.length === 0
-        ? "Choose at least one account."
-        : share +
-          (idle.length > 0 ? ` Not open now, so sending nothing until they are: ${idle.join(", ")}.` : "");
-  };
-  list.addEventListener("change", () => {
-    explain();
-    onChange();
-  });
-  return {
-    node,
-    chosen,
-    /** Lists `sessions`, keeping what was chosen; true when that choice had to change. */
-    show(sessions: readonly Session[]): boolean {
-      const firstTime = boxes().length === 0;
-      const before = chosen();
-      const listed = new Set(sessions.map((s) => s.sessionId));
-      let keep = before.filter((id) => listed.has(id));
-      // An empty choice the user made stays empty; one emptied by accounts removed meanwhile does not.
-      if (keep.length === 0 && (firstTime || before.length > 0)) {
-        const first = defaultAccount(sessions);
-        keep = first ? [first] : [];
-      }
-      statuses = new Map(sessions.map((s) => [s.sessionId, s.status]));
-      replaceChildren(
-        list,
-        ...sessions.map((s) =>
-          el(
-            "label",
-            {
-              class: "inline pool-account",
-              "data-session": s.sessionId,
-              "data-status": s.status,
-              title: s.reason,
-            },
-            el("input", {
-              type: "checkbox",
-              name: "sessionIds",
-              value: s.sessionId,
-              checked: keep.includes(s.sessionId),
-            }),
-            s.sessionId,
-            el("span", { class: "status" }, s.status),
-          ),
-        ),
-      );
-      if (sessions.length === 0) list.append(el("p", { class: "empty" }, "No sessions: add one first."));
-      explain();
-      return keep.length !== before.length || keep.some((id, i) => id !== before[i]);
-    },
-  };
-}
-
 function blastForm(onCreated: (blastId: string) => void): HTMLElement {
   const campaign = el("select", { name: "campaignId" });
   const file = fileDrop("Drop an .xlsx or .csv here, or click to choose");
@@ -163,14 +98,32 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
   };
   const pool = poolChooser(invalidate);
   const variants = variantList(template, invalidate);
+  const library = mediaPicker("mediaId", "none: upload one below, or send text only");
+  const cap = frequencyCapControl(invalidate);
+  // When is not part of what a preview checks: a new choice needs a new key, not a new preview.
+  const when = whenChooser(() => {
+    if (idempotencyKey) idempotencyKey = crypto.randomUUID();
+    send.textContent = { now: "Send blast", schedule: "Schedule blast", draft: "Save draft" }[when.mode()];
+  });
+  /** An attachment makes the message its caption, which may be left empty. */
+  const captionOnly = () => {
+    template.required = !attachment.files?.length && library.chosen() === "";
+  };
 
   const loadChoices = async () => {
-    const [sessions, campaigns] = await Promise.all([
+    const [sessions, campaigns, media] = await Promise.all([
       api<Session[]>("/api/sessions"),
       api<Page<Campaign>>("/api/campaigns?pageSize=200"),
+      api<{ items: MediaItem[] }>("/api/media"),
     ]);
     const chosenCampaign = campaign.value;
     if (pool.show(sessions)) invalidate();
+    const chosenMedia = library.chosen();
+    library.show(media.items);
+    if (library.chosen() !== chosenMedia) {
+      invalidate();
+      captionOnly();
+    }
     replaceChildren(
       campaign,
       el("option", { value: "" }, "no campaign: the uploaded file only"),
@@ -179,6 +132,7 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
     campaign.value = chosenCampaign;
   };
   document.addEventListener(CAMPAIGNS_CHANGED, () => void loadChoices());
+  document.addEventListener(MEDIA_CHANGED, () => void loadChoices());
   // Session states change while the page is open; show them as they are when the tab is picked.
   window.addEventListener("hashchange", () => {
     if (location.hash === "#blasts") void loadChoices();
@@ -193,16 +147,23 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
     const chosen = file.file();
     if (chosen) data.set("recipientsFile", chosen, chosen.name);
     const media = attachment.files?.[0];
-    if (media) {
-      data.set("media", media, media.name);
-      // An attachment may go without a caption (audio must).
-      if (data.get("message") === "") data.delete("message");
-    }
+    if (media) data.set("media", media, media.name);
+    else if (library.chosen()) data.set("mediaId", library.chosen());
+    // An attachment may go without a caption (audio must).
+    if ((media || library.chosen()) && data.get("message") === "") data.delete("message");
+    cap.fill(data);
     return data;
   };
   for (const input of [campaign, template]) input.addEventListener("input", invalidate);
+  // One attachment or the other: the gateway refuses both.
   attachment.addEventListener("change", () => {
-    template.required = !attachment.files?.length;
+    if (attachment.files?.length) library.node.value = "";
+    captionOnly();
+    invalidate();
+  });
+  library.node.addEventListener("change", () => {
+    if (library.chosen()) attachment.value = "";
+    captionOnly();
     invalidate();
   });
   file.onChange(() => {
@@ -211,8 +172,7 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
   });
 
   /** Posts the form; an uploaded file is named, so its progress shows while it is read. */
-  const post = <T>(path: string, headers: Record<string, string> = {}): Promise<T> => {
-    const form = formData();
+  const post = <T>(path: string, headers: Record<string, string> = {}, form = formData()): Promise<T> => {
     const chosen = file.file();
     if (!chosen) {
       progress.clear();
@@ -230,7 +190,8 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
       message.show("Choose at least one account to send from.");
       return;
     }
-    post<BlastPreview>("/api/blasts/preview")
+    Promise.resolve()
+      .then(() => post<BlastPreview>("/api/blasts/preview"))
       .then((result) => {
         replaceChildren(
           preview,
@@ -267,13 +228,16 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
     el("label", {}, "Campaign", campaign),
     file.node,
     el("label", {}, "Message", template),
+    el("label", {}, "Attachment from the media library", library.node),
     el(
       "label",
       {},
-      "Attachment (optional: image, MP4 video, PDF or any document, OGG/MP3 audio)",
+      "Or upload an attachment (optional: image, MP4 video, PDF or any document, OGG/MP3 audio)",
       attachment,
     ),
     variants.node,
+    cap.node,
+    when.node,
     el(
       "div",
       { class: "actions" },
@@ -287,14 +251,27 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (!idempotencyKey) return runPreview();
+    message.clear();
+    let data: FormData;
+    try {
+      data = formData();
+      // Only the start takes the time: the preview and the test send are the same whatever it is.
+      when.fill(data);
+    } catch (err) {
+      message.show(messageOf(err));
+      return;
+    }
     send.disabled = true;
-    post<CreatedBlast>("/api/blasts", { "idempotency-key": idempotencyKey })
+    post<CreatedBlast>("/api/blasts", { "idempotency-key": idempotencyKey }, data)
       .then((created) => {
-        message.show(`Blast ${created.blastId} started: ${created.total} message(s) queued.`, "ok");
+        message.show(createdText(created), "ok");
         replaceChildren(preview);
         file.clear();
         attachment.value = "";
+        library.node.value = "";
         template.required = true;
+        when.reset();
+        send.textContent = "Send blast";
         idempotencyKey = "";
         onCreated(created.blastId);
       })
@@ -305,6 +282,15 @@ function blastForm(onCreated: (blastId: string) => void): HTMLElement {
   });
   void loadChoices().catch((err: unknown) => message.show(messageOf(err)));
   return form;
+}
+
+function createdText(created: CreatedBlast): string {
+  if (created.status === "scheduled" && created.scheduledFor) {
+    return `Blast ${created.blastId} scheduled for ${zoneTimeText(created.scheduledFor, viewerZone())}: ${created.total} message(s).`;
+  }
+  if (created.status === "draft")
+    return `Blast ${created.blastId} saved as a draft: ${created.total} message(s).`;
+  return `Blast ${created.blastId} started: ${created.total} message(s) queued.`;
 }
 
 /** Most numbers a test goes to, as the API allows (services/gateway/blasts/testSend.ts). */
@@ -422,7 +408,7 @@ function accountsTable(onResume: (sessionId: string) => void) {
   };
   return {
     node,
-    show(progress: BlastProgress) {
+    show(progress: Pick<BlastProgress, "sessionIds" | "bySession"> & { status: BlastStatus }) {
       const terminal = progress.status === "completed" || progress.status === "cancelled";
       for (const sessionId of progress.sessionIds) {
         const r = rowFor(sessionId);
@@ -465,10 +451,50 @@ function poolText(sessionIds: readonly string[]): string {
     : `pool of ${sessionIds.length}: ${sessionIds.join(", ")}`;
 }
 
-function blastCard(blast: BlastSummary): { node: HTMLElement; live?: LiveSubscription } {
+function isTerminal(status: string | undefined): boolean {
+  return status === "completed" || status === "cancelled";
+}
+
+/** Scheduled or a draft: nothing queued yet, and it can still be edited or started at once. */
+function notStarted(status: BlastStatus): boolean {
+  return status === "scheduled" || status === "draft";
+}
+
+/** What the blast sends: its message or variants, and its attachment. */
+function planOf(blast: BlastSummary): HTMLElement {
+  const variants = blast.variants && blast.variants.length > 1 ? blast.variants : undefined;
+  return el(
+    "div",
+    { class: "plan" },
+    variants
+      ? el(
+          "ol",
+          { class: "template-variants" },
+          ...variants.map((v) =>
+            el(
+              "li",
+              { class: "template-variant" },
+              el("blockquote", { class: "template" }, v.text),
+              el("span", { class: "meta" }, `weight ${v.weight ?? 1}`),
+            ),
+          ),
+        )
+      : el("blockquote", { class: "template" }, blast.template),
+    blast.media
+      ? el(
+          "p",
+          { class: "blast-media meta", "data-media": blast.media.mediaId },
+          `Attachment: ${mediaLabel(blast.media)}`,
+        )
+      : null,
+  );
+}
+
+function blastCard(blast: BlastSummary): { node: HTMLElement; live: LiveSubscription } {
   const card = el("article", { class: "card blast", "data-blast": blast.blastId });
   const bar = el("progress", { class: "progress", max: 1, value: 0 });
   const percent = el("span", { class: "percent" });
+  const barNode = el("div", { class: "bar" }, bar, percent);
   const status = el("span", { class: "status" });
   const reason = el("p", { class: "reason" });
   const counts = el("dl", { class: "counts" });
@@ -479,16 +505,26 @@ function blastCard(blast: BlastSummary): { node: HTMLElement; live?: LiveSubscri
       return [c, value];
     }),
   ) as Record<(typeof COUNTS)[number], HTMLElement>;
+  const meta = el("p", { class: "meta" });
+  const plan = el("div", { class: "plan-holder" });
+  const schedule = el("div", { class: "schedule-holder" });
   const controls = el("div", { class: "actions" });
+  const editor = el("div", { class: "editor-holder" });
   const failures = el("div", { class: "failures" });
   const replies = el("div", { class: "replies" });
   const message = notice();
-  let live: LiveSubscription | undefined;
+  let socket: LiveSubscription | undefined;
+  let countdown: number | undefined;
+  let summary = blast;
 
-  const control = (change: "pause" | "resume" | "cancel") => () => {
+  const control = (change: "pause" | "resume" | "cancel" | "start") => () => {
     message.clear();
-    api<BlastProgress>(`/api/blasts/${blast.blastId}/${change}`, { method: "POST" })
-      .then(show)
+    api<BlastUpdate>(`/api/blasts/${blast.blastId}/${change}`, { method: "POST" })
+      .then((answer) => {
+        show(answer);
+        // A started blast's summary says when it was due; a cancelled one's no longer counts down.
+        void refreshPlan();
+      })
       .catch((err: unknown) => message.show(messageOf(err)));
   };
   const accounts = accountsTable((sessionId) => {
@@ -568,81 +604,160 @@ function blastCard(blast: BlastSummary): { node: HTMLElement; live?: LiveSubscri
       })
       .catch((err: unknown) => message.show(messageOf(err)));
 
+  const openEditor = () => {
+    message.clear();
+    replaceChildren(
+      editor,
+      blastEditor(
+        summary,
+        (saved) => {
+          replaceChildren(editor);
+          message.show("Saved.", "ok");
+          drawPlan(saved);
+          show(saved);
+          // A new time keeps the status: the countdown is drawn again for it.
+          drawSchedule(saved.status);
+        },
+        () => replaceChildren(editor),
+      ),
+    );
+  };
+
+  /** The blast's settings, which change only when it is edited or starts. */
+  function drawPlan(next: BlastSummary) {
+    summary = next;
+    const pool = next.sessionIds.length > 0 ? next.sessionIds : [next.sessionId];
+    meta.textContent = `${poolText(pool)}${next.campaignId ? ` · campaign ${next.campaignId}` : ""} · ${new Date(next.createdAt).toLocaleString()}`;
+    replaceChildren(plan, planOf(next));
+  }
+
+  /** The countdown of a scheduled blast, ticking every second while it is one. */
+  function drawSchedule(current: BlastStatus) {
+    window.clearInterval(countdown);
+    countdown = undefined;
+    const info = scheduleInfo({ ...summary, status: current });
+    replaceChildren(schedule, notStarted(current) ? info.node : null);
+    if (current === "scheduled") countdown = window.setInterval(info.tick, 1000);
+  }
+
+  const refreshPlan = () =>
+    api<BlastSummary>(`/api/blasts/${blast.blastId}`)
+      .then((next) => {
+        drawPlan(next);
+        show(next);
+        drawSchedule(card.dataset.status as BlastStatus);
+        reason.textContent = next.status === "paused" ? next.reason : "";
+      })
+      .catch((err: unknown) => message.show(messageOf(err)));
+
   function show(progress: BlastUpdate) {
+    // An answer can arrive after the socket told the end (a blast started now may finish before
+    // its start's answer is read): a finished blast never shows as running again.
+    if (isTerminal(card.dataset.status) && !isTerminal(progress.status)) return;
     const settled = progress.sent + progress.failed + progress.inDoubt;
+    const waiting = notStarted(progress.status);
+    const changed = card.dataset.status !== progress.status;
     bar.max = Math.max(progress.total, 1);
     bar.value = settled;
     percent.textContent = `${progress.total ? Math.floor((settled / progress.total) * 100) : 0}%`;
     status.textContent = progress.status;
     card.dataset.status = progress.status;
+    // Before its start a blast has recipients and no outcomes: the countdown stands for the bar.
+    barNode.hidden = waiting;
+    counts.hidden = waiting;
+    accounts.node.hidden = waiting;
     if (progress.reason !== undefined)
       reason.textContent = progress.status === "paused" ? progress.reason : "";
     for (const c of COUNTS) countNodes[c].textContent = String(progress[c]);
     const { sessionIds, bySession } = progress;
     if (sessionIds && bySession) accounts.show({ ...progress, sessionIds, bySession });
-    const terminal = progress.status === "completed" || progress.status === "cancelled";
+    const terminal = isTerminal(progress.status);
+    if (changed) {
+      drawSchedule(progress.status);
+      // An edit in progress can no longer be saved (the gateway would refuse it): say why it went.
+      if (!waiting && editor.hasChildNodes()) {
+        replaceChildren(editor);
+        message.show(`The blast is ${progress.status} now: it can no longer be edited.`);
+      }
+    }
     replaceChildren(
       controls,
+      waiting && el("button", { type: "button", class: "start-now", onclick: control("start") }, "Start now"),
+      waiting && el("button", { type: "button", class: "edit secondary", onclick: openEditor }, "Edit"),
       progress.status === "running" &&
         el("button", { type: "button", class: "pause secondary", onclick: control("pause") }, "Pause"),
       progress.status === "paused" &&
         el("button", { type: "button", class: "resume", onclick: control("resume") }, "Resume"),
       !terminal &&
         el("button", { type: "button", class: "cancel danger", onclick: control("cancel") }, "Cancel"),
-      el(
-        "button",
-        { type: "button", class: "show-failures secondary", onclick: () => void loadFailures() },
-        "Failures",
-      ),
-      el(
-        "button",
-        { type: "button", class: "show-replies secondary", onclick: () => void loadReplies() },
-        "Replies",
-      ),
-      el(
-        "a",
-        { class: "button secondary export", href: `/api/blasts/${blast.blastId}/results.csv`, download: "" },
-        "Export CSV",
-      ),
+      !waiting &&
+        el(
+          "button",
+          { type: "button", class: "show-failures secondary", onclick: () => void loadFailures() },
+          "Failures",
+        ),
+      !waiting &&
+        el(
+          "button",
+          { type: "button", class: "show-replies secondary", onclick: () => void loadReplies() },
+          "Replies",
+        ),
+      !waiting &&
+        el(
+          "a",
+          {
+            class: "button secondary export",
+            href: `/api/blasts/${blast.blastId}/results.csv`,
+            download: "",
+          },
+          "Export CSV",
+        ),
     );
-    if (terminal) live?.close();
+    if (terminal) socket?.close();
   }
 
   replaceChildren(
     card,
     el("header", {}, el("h3", {}, blast.blastId), status),
-    el(
-      "p",
-      { class: "meta" },
-      `${poolText(blast.sessionIds.length > 0 ? blast.sessionIds : [blast.sessionId])}${blast.campaignId ? ` · campaign ${blast.campaignId}` : ""} · ${new Date(blast.createdAt).toLocaleString()}`,
-    ),
-    el("blockquote", { class: "template" }, blast.template),
-    el("div", { class: "bar" }, bar, percent),
+    meta,
+    plan,
+    schedule,
+    barNode,
     counts,
     reason,
     accounts.node,
     controls,
     message.node,
+    editor,
     failures,
     replies,
   );
+  drawPlan(blast);
   show(blast);
-  if (blast.status === "running" || blast.status === "paused") {
-    live = watchLive(`blastId=${encodeURIComponent(blast.blastId)}`, (raw) => {
+  // A scheduled blast is followed too: the socket tells when it starts, and its progress after.
+  if (!isTerminal(blast.status)) {
+    card.dataset.reasonFor = blast.status;
+    socket = watchLive(`blastId=${encodeURIComponent(blast.blastId)}`, (raw) => {
       const event = raw as BlastProgressMessage;
       if (event.type === "blast_progress") {
         show(event);
-        // The socket carries counts, not the pause reason: read it when the status changes.
+        // The socket carries counts, not the pause reason nor the plan: read them when the status changes.
         if (event.status !== card.dataset.reasonFor) {
           card.dataset.reasonFor = event.status;
-          void api<BlastSummary>(`/api/blasts/${blast.blastId}`).then((s) => {
-            reason.textContent = s.status === "paused" ? s.reason : "";
-          });
+          void refreshPlan();
         }
       }
     });
   }
-  return { node: card, ...(live ? { live } : {}) };
+  return {
+    node: card,
+    live: {
+      close() {
+        window.clearInterval(countdown);
+        socket?.close();
+      },
+    },
+  };
 }
 
 const LIST_RETRIES = 40;
@@ -662,7 +777,7 @@ export function blastsPanel(): HTMLElement {
         }
         for (const l of live) l.close();
         const cards = items.map(blastCard);
-        live = cards.flatMap((c) => (c.live ? [c.live] : []));
+        live = cards.map((c) => c.live);
         replaceChildren(list, ...cards.map((c) => c.node));
         if (items.length === 0) list.append(el("p", {}, "No blasts yet."));
       })

@@ -15,6 +15,7 @@ export function consoleNav(current: string): HTMLElement {
     link("/console#sessions", "Sessions"),
     link("/console#blasts", "Blasts"),
     link("/console#campaigns", "Campaigns"),
+    link("/console#media", "Media"),
     link("/console#suppression", "Suppression"),
     link("/console#webhooks", "Webhooks"),
     link("/admin/queues", "Queues"),

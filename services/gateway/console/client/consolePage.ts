@@ -1,16 +1,24 @@
 /// <reference lib="dom" />
-// The console: sessions, blasts, campaigns, the suppression list and webhooks as tabs chosen by the
-// address' #fragment.
+// The console: sessions, blasts, campaigns, the media library, the suppression list and webhooks as
+// tabs chosen by the address' #fragment.
 import { blastsPanel } from "./blastsPanel.ts";
 import { campaignsPanel } from "./campaignsPanel.ts";
 import { consoleNav } from "./consoleNav.ts";
+import { mediaPanel } from "./mediaPanel.ts";
 import { sessionsPanel } from "./sessionsPanel.ts";
 import { suppressionPanel } from "./suppressionPanel.ts";
 import { webhooksPanel } from "./webhooksPanel.ts";
 
 const root = document.getElementById("app");
 if (root) {
-  const panels = [sessionsPanel(), blastsPanel(), campaignsPanel(), suppressionPanel(), webhooksPanel()];
+  const panels = [
+    sessionsPanel(),
+    blastsPanel(),
+    campaignsPanel(),
+    mediaPanel(),
+    suppressionPanel(),
+    webhooksPanel(),
+  ];
   const nav = consoleNav("");
   const select = () => {
     const wanted = location.hash.slice(1) || "sessions";

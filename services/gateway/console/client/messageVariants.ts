@@ -33,7 +33,9 @@ export function variantList(first: HTMLTextAreaElement, onChange: () => void) {
     add.disabled = extras().length + 1 >= MAX_VARIANTS;
     onChange();
   };
-  add.addEventListener("click", () => {
+  const addRow = (text = "", weightValue = "1") => {
+    const rowWeight = weight();
+    rowWeight.value = weightValue;
     const row = el(
       "li",
       { class: "variant" },
@@ -42,15 +44,20 @@ export function variantList(first: HTMLTextAreaElement, onChange: () => void) {
         rows: 3,
         placeholder: "Another wording of the message, with the same {columns}.",
       }),
-      el("label", { class: "inline variant-weight" }, "Weight", weight()),
+      el("label", { class: "inline variant-weight" }, "Weight", rowWeight),
       el(
         "button",
         { type: "button", class: "remove-variant secondary", onclick: () => row.remove() },
         "Remove",
       ),
     );
+    const area = row.querySelector("textarea");
+    if (area) area.value = text;
     row.querySelector(".remove-variant")?.addEventListener("click", refresh);
     rows.append(row);
+  };
+  add.addEventListener("click", () => {
+    addRow();
     refresh();
   });
   rows.addEventListener("input", onChange);
@@ -68,24 +75,35 @@ export function variantList(first: HTMLTextAreaElement, onChange: () => void) {
         "[[Hi|Hello|Hey]] sends one of the options; \\[[ and \\]] write the brackets themselves.",
     ),
   );
+  const weightOf = (input: HTMLInputElement | null) => Number(input?.value || "1");
+  /** Every variant, the message box first; one entry when there are no others. */
+  const values = (): Array<{ text: string; weight: number }> => [
+    { text: first.value, weight: weightOf(firstWeight) },
+    ...extras().map((row) => ({
+      text: row.querySelector("textarea")?.value ?? "",
+      weight: weightOf(row.querySelector<HTMLInputElement>("input[name=variantWeight]")),
+    })),
+  ];
   return {
     node,
+    values,
+    /** Fills the message box and the extra rows from a blast's variants (an editor's start). */
+    set(variants: ReadonlyArray<{ text: string; weight?: number }>): void {
+      rows.replaceChildren();
+      const [head, ...rest] = variants;
+      first.value = head?.text ?? "";
+      firstWeight.value = String(head?.weight ?? 1);
+      for (const v of rest) addRow(v.text, String(v.weight ?? 1));
+      refresh();
+    },
     /** Sets `message` or, with more than one variant, `variants` (a JSON string) on the form. */
     fill(data: FormData): void {
-      const more = extras();
-      if (more.length === 0) {
+      const all = values();
+      if (all.length === 1) {
         data.set("message", first.value);
         return;
       }
-      const weightOf = (input: HTMLInputElement | null) => Number(input?.value || "1");
-      const variants = [
-        { text: first.value, weight: weightOf(firstWeight) },
-        ...more.map((row) => ({
-          text: row.querySelector("textarea")?.value ?? "",
-          weight: weightOf(row.querySelector<HTMLInputElement>("input[name=variantWeight]")),
-        })),
-      ];
-      data.set("variants", JSON.stringify(variants));
+      data.set("variants", JSON.stringify(all));
     },
   };
 }
