@@ -14,7 +14,7 @@ import { startBlastScheduler } from "./blasts/blastScheduler.ts";
 const config = loadConfig();
 const log = createLogger("gateway", config.LOG_LEVEL);
 const nats = await connectNats(config.NATS_URL, "gateway", natsSecurityOf(config));
-await ensureStreams(nats.jsm);
+await ensureStreams(nats.jsm, { replicas: config.NATS_REPLICAS, log });
 const redis = connectRedis(config.REDIS_URL, redisTlsOf(config), log);
 const sessions = new SessionRegistry(redis, config.REDIS_PREFIX);
 for (const sessionId of sessionIdsOf(config)) await sessions.add(sessionId);

@@ -9,7 +9,7 @@ import { Projector } from "./projector.ts";
 const config = loadConfig();
 const log = createLogger("projector", config.LOG_LEVEL);
 const nats = await connectNats(config.NATS_URL, "projector", natsSecurityOf(config));
-await ensureStreams(nats.jsm);
+await ensureStreams(nats.jsm, { replicas: config.NATS_REPLICAS, log });
 const redis = connectRedis(config.REDIS_URL, redisTlsOf(config), log);
 const projector = new Projector(nats, new BlastProjection(redis, config.REDIS_PREFIX), log);
 await projector.start();

@@ -49,9 +49,9 @@ const owner = config.SENDER_ID ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, "-")}
 const log = createLogger("sender", config.LOG_LEVEL).child({ owner });
 
 const nats = await connectNats(config.NATS_URL, `sender-${owner}`, natsSecurityOf(config));
-await ensureStreams(nats.jsm);
+await ensureStreams(nats.jsm, { replicas: config.NATS_REPLICAS, log });
 const mediaLibrary = await MediaLibrary.open(nats.js);
-const leases = await SessionLeases.open(nats.nc, config.LEASE_TTL_MS);
+const leases = await SessionLeases.open(nats.nc, config.LEASE_TTL_MS, config.NATS_REPLICAS);
 const redis = connectRedis(config.REDIS_URL, redisTlsOf(config), log);
 const redisWarning = await durabilityWarning(redis);
 if (redisWarning) log.warn(redisWarning);

@@ -24,7 +24,7 @@ import { createWebhookMetrics } from "./webhookMetrics.ts";
 const config = loadConfig();
 const log = createLogger("webhooks", config.LOG_LEVEL);
 const nats = await connectNats(config.NATS_URL, "webhooks", natsSecurityOf(config));
-await ensureStreams(nats.jsm);
+await ensureStreams(nats.jsm, { replicas: config.NATS_REPLICAS, log });
 const redis = connectRedis(config.REDIS_URL, redisTlsOf(config), log);
 const endpoints = new WebhookEndpoints(redis, config.REDIS_PREFIX);
 const client = new WebhookClient(

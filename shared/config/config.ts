@@ -17,7 +17,16 @@ const Int = (min: number, max: number, def: number) =>
   Type.Integer({ minimum: min, maximum: max, default: def });
 
 export const ConfigSchema = Type.Object({
-  NATS_URL: Type.String({ default: "nats://127.0.0.1:4222" }),
+  /** One server, or a cluster's servers comma-separated (`nats://a:4222,nats://b:4222,...`). */
+  NATS_URL: Type.String({
+    default: "nats://127.0.0.1:4222",
+    pattern: "^\\s*[^,\\s]+(\\s*,\\s*[^,\\s]+)*\\s*$",
+  }),
+  /**
+   * Copies of every stream, KV bucket and object store the services create: 1 on one server, 3
+   * (or 5) on a JetStream cluster of at least that many servers. Existing ones are scaled at start.
+   */
+  NATS_REPLICAS: Int(1, 5, 1),
   REDIS_URL: Type.String({ default: "redis://127.0.0.1:6379" }),
   /** NATS credentials and TLS: user/password, a token, or a .creds file (JWT + nkey). */
   NATS_USER: Type.Optional(Type.String({ minLength: 1 })),

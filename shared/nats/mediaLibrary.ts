@@ -4,9 +4,8 @@
 import { Readable } from "node:stream";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { Objm, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
-import { StorageType } from "@nats-io/jetstream";
 import type { MediaKind, MediaRef } from "../domain/media.ts";
-import { MEDIA_BUCKET } from "./topology.ts";
+import { MEDIA_BUCKET, mediaBucketConfig } from "./topology.ts";
 
 /** One file of the library, as listed. */
 export interface StoredMedia extends MediaRef {
@@ -15,13 +14,13 @@ export interface StoredMedia extends MediaRef {
 
 const KINDS: ReadonlySet<string> = new Set<MediaKind>(["image", "video", "document", "audio"]);
 
-/** Creates the bucket if it is missing; safe to run from every process at every start. */
-export async function ensureMediaBucket(jsm: JetStreamManager): Promise<void> {
+/**
+ * Creates the bucket with `replicas` copies if it is missing; safe to run from every process at
+ * every start. An existing bucket is kept as it is (`ensureStreams` sets its replicas).
+ */
+export async function ensureMediaBucket(jsm: JetStreamManager, replicas = 1): Promise<void> {
   try {
-    await new Objm(jsm.jetstream()).create(MEDIA_BUCKET, {
-      storage: StorageType.File,
-      description: "wa-blast media library: blast attachments",
-    });
+    await new Objm(jsm.jetstream()).create(MEDIA_BUCKET, mediaBucketConfig(replicas));
   } catch (err) {
     // Another process created it between the library's look and its add.
     if (!String(err).includes("already in use")) throw err;

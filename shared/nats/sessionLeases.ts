@@ -8,8 +8,10 @@
 // this object: listing the keys instead costs an ephemeral consumer per call, which the server
 // keeps for minutes, and the supervisor asks every couple of seconds.
 import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvWatchEntry } from "@nats-io/kv";
-import { SESSION_LEASES, SENDER_PRESENCE } from "./topology.ts";
+import { ensureReplicas } from "./connection.ts";
+import { SESSION_LEASES, SENDER_PRESENCE, bucketStream, leaseBucketConfig } from "./topology.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -44,11 +46,17 @@ export class SessionLeases {
     readonly ttlMs: number,
   ) {}
 
-  /** Resolves once the senders already present are known; call `close()` when done. */
-  static async open(nc: NatsConnection, ttlMs: number): Promise<SessionLeases> {
+  /**
+   * Resolves once the senders already present are known; call `close()` when done. `replicas` is
+   * NATS_REPLICAS: buckets made before it changed are scaled to it.
+   */
+  static async open(nc: NatsConnection, ttlMs: number, replicas = 1): Promise<SessionLeases> {
     const kvm = new Kvm(nc);
-    const leases = await kvm.create(SESSION_LEASES, { ttl: ttlMs, history: 1 });
-    const presence = await kvm.create(SENDER_PRESENCE, { ttl: ttlMs, history: 1 });
+    const leases = await kvm.create(SESSION_LEASES, leaseBucketConfig(ttlMs, replicas));
+    const presence = await kvm.create(SENDER_PRESENCE, leaseBucketConfig(ttlMs, replicas));
+    const jsm = await jetstreamManager(nc);
+    for (const bucket of [SESSION_LEASES, SENDER_PRESENCE])
+      await ensureReplicas(jsm, bucketStream.kv(bucket), replicas);
     const sessionLeases = new SessionLeases(nc, leases, presence, ttlMs);
     await sessionLeases.watchPresence();
     return sessionLeases;

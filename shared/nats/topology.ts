@@ -1,7 +1,14 @@
 // Every stream, subject and consumer name, defined once. Subjects read like paths:
 // <area>.<id>.<what>. Ids are validated (shared/domain/ids.ts) before they reach this module.
 import { createHash } from "node:crypto";
-import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from "@nats-io/jetstream";
 import type { WebhookSource } from "../domain/webhookEvents.ts";
 import type { BlastEventType } from "../messages/blastEvents.ts";
 
@@ -91,6 +98,99 @@ export const subjects = {
   /** Core NATS: an endpoint was registered, changed or deleted; webhook services look again. */
   webhooksChanged: "webhooks.changed",
 } as const;
+
+const MINUTE_NS = 60 * 1_000_000_000;
+const DAY_NS = 24 * 60 * MINUTE_NS;
+
+export type StreamDefinition = Partial<StreamConfig> & { name: string; subjects: string[] };
+
+/** Every stream the services create, before `withReplicas` gives it the deployment's replicas. */
+export const streamConfigs: StreamDefinition[] = [
+  {
+    name: BLAST_EVENTS,
+    subjects: [subjects.allBlastEvents],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    duplicate_window: 10 * MINUTE_NS,
+    discard: DiscardPolicy.Old,
+  },
+  {
+    name: SEND_WORK,
+    subjects: [subjects.allSendWork],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: 10 * MINUTE_NS,
+  },
+  {
+    name: SESSION_EVENTS,
+    subjects: [subjects.allSessionEvents],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_msgs_per_subject: 20,
+    max_age: 7 * DAY_NS,
+  },
+  {
+    // Personal data: kept long enough to attribute late replies and replay webhooks, then dropped.
+    name: INBOUND_MESSAGES,
+    subjects: [subjects.allInbound],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    duplicate_window: 10 * MINUTE_NS,
+    max_age: 90 * DAY_NS,
+  },
+  {
+    // The consent history is kept: it is what shows an opt-out was honoured.
+    name: CONSENT_EVENTS,
+    subjects: [subjects.allConsent],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    duplicate_window: 10 * MINUTE_NS,
+  },
+  {
+    // One message per subject: rescheduling (or clearing) replaces the schedule, and a schedule
+    // handed back (not due yet) that was replaced meanwhile is simply gone.
+    name: SCHEDULES,
+    subjects: [subjects.allSchedules],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_msgs_per_subject: 1,
+    duplicate_window: 10 * MINUTE_NS,
+  },
+  {
+    // Deliveries waiting for their endpoint (a receiver down for days keeps its queue) and the
+    // dead ones kept for a redelivery: a month, then dropped. Acked deliveries are deleted.
+    name: WEBHOOK_DELIVERIES,
+    subjects: [subjects.allWebhooks],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: 10 * MINUTE_NS,
+    max_age: 30 * DAY_NS,
+  },
+];
+
+/**
+ * `NATS_REPLICAS` copies of a stream, on as many servers: 1 on a single server; 3 (or 5) on a
+ * cluster, so that a message the server acknowledged survives the loss of a node (a RAFT quorum
+ * has it before the ack) and the stream keeps working through it.
+ */
+export function withReplicas<T extends object>(config: T, replicas: number): T & { num_replicas: number } {
+  return { ...config, num_replicas: replicas };
+}
+
+/** KV buckets (leases, presence): one value per key, gone after the TTL unless written again. */
+export function leaseBucketConfig(ttlMs: number, replicas: number) {
+  return { ttl: ttlMs, history: 1, replicas };
+}
+
+export function mediaBucketConfig(replicas: number) {
+  return { storage: StorageType.File, description: "wa-blast media library: blast attachments", replicas };
+}
+
+/** The streams the KV and Object Store clients keep buckets in, named as those clients name them. */
+export const bucketStream = {
+  kv: (bucket: string) => `KV_${bucket}`,
+  obj: (bucket: string) => `OBJ_${bucket}`,
+};
 
 /** The one durable consumer every scheduler shares: each schedule is held by one of them at a time. */
 export const SCHEDULER = "scheduler";

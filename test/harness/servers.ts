@@ -6,6 +6,8 @@ import { createServer, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect as natsConnect } from "@nats-io/transport-node";
 import type { Redis } from "ioredis";
 import { connectRedis } from "../../shared/redis/connection.ts";
 
@@ -56,7 +58,7 @@ export interface ManagedServer {
   dispose(): Promise<void>;
 }
 
-async function managed(
+export async function managed(
   name: string,
   url: (port: number) => string,
   command: string,
@@ -181,4 +183,127 @@ export async function startServers(options: { redisArgs?: string[] } = {}): Prom
       await Promise.all([nats.dispose(), redis.dispose()]);
     },
   };
+}
+
+/** A JetStream cluster a test can kill nodes of, asking which node leads a stream and when replicas caught up. */
+export interface NatsCluster {
+  /** The nodes in start order; `nodes[i].url` is node i's client URL. */
+  readonly nodes: readonly ManagedServer[];
+  /** Every node's URL, comma-separated: what NATS_URL takes for a cluster. */
+  readonly url: string;
+  /** The server name of each node (`n1`, `n2`, `n3`), as stream info reports leaders and replicas. */
+  readonly names: readonly string[];
+  /** SIGKILLs node `index`, keeping its data folder. */
+  kill(index: number): Promise<void>;
+  /** Starts node `index` again on its port and data folder, and waits until it is back in the cluster. */
+  restart(index: number): Promise<void>;
+  /** Index of the node that leads `stream` now (waits through an election). */
+  streamLeader(stream: string, timeoutMs?: number): Promise<number>;
+  /** Waits until `stream` has a leader and every other replica is current (caught up and seen lately). */
+  waitForReplicas(stream: string, timeoutMs?: number): Promise<void>;
+  /** Stops every node and deletes their data folders. */
+  dispose(): Promise<void>;
+}
+
+async function distinctFreePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}
+
+async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${what} not seen in ${timeoutMs} ms${last ? `: ${String(last)}` : ""}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Three nats-server processes with JetStream on loopback forming one cluster (see
+ * ../shared/NOTES-nats.md, "Clusters"). Resolves once a metadata leader is elected, i.e. once
+ * JetStream answers API requests.
+ */
+export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+  const routePorts = await distinctFreePorts(size);
+  const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(",");
+  const names = routePorts.map((_, i) => `n${i + 1}`);
+  const nodes: ManagedServer[] = [];
+  try {
+    for (const [i, name] of names.entries()) {
+      nodes.push(
+        await managed(
+          `nats-${name}`,
+          (port) => `nats://127.0.0.1:${port}`,
+          process.env.NATS_SERVER_BIN ?? "nats-server",
+          (port, dir) => [
+            ...["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir, "-n", name],
+            ...["--cluster_name", "wa", "--cluster", `nats://127.0.0.1:${routePorts[i]}`, "--routes", routes],
+          ],
+        ),
+      );
+    }
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.dispose()));
+    throw err;
+  }
+  const url = nodes.map((n) => n.url).join(",");
+  // The harness' own client, for leader look-ups only: tests keep their connections to themselves.
+  const nc = await natsConnect({
+    servers: nodes.map((n) => n.url),
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 100,
+  });
+  const jsm = await until("a JetStream metadata leader", 30_000, async () => {
+    const manager = await jetstreamManager(nc);
+    await manager.getAccountInfo();
+    return manager;
+  });
+  const cluster: NatsCluster = {
+    nodes,
+    url,
+    names,
+    kill: (index) => nodes[index]!.stop(true),
+    async restart(index) {
+      await nodes[index]!.start();
+      // Back once JetStream answers a client connected to this node alone (its routes are up).
+      const direct = await natsConnect({ servers: nodes[index]!.url });
+      try {
+        await until(`${names[index]} back in the cluster`, 30_000, async () => {
+          await (await jetstreamManager(direct)).getAccountInfo();
+          return true;
+        });
+      } finally {
+        await direct.close().catch(() => undefined);
+      }
+    },
+    streamLeader: (stream, timeoutMs = 30_000) =>
+      until(`a leader of ${stream}`, timeoutMs, async () => {
+        const leader = (await jsm.streams.info(stream)).cluster?.leader;
+        const index = leader === undefined ? -1 : names.indexOf(leader);
+        return index === -1 ? undefined : index;
+      }),
+    async waitForReplicas(stream, timeoutMs = 30_000) {
+      await until(`every replica of ${stream} current`, timeoutMs, async () => {
+        const info = (await jsm.streams.info(stream)).cluster;
+        if (!info?.leader) return undefined;
+        const replicas = info.replicas ?? [];
+        const current = replicas.filter((r) => r.current && !r.offline).length;
+        return replicas.length > 0 && current === replicas.length ? true : undefined;
+      });
+    },
+    async dispose() {
+      await nc.close().catch(() => undefined);
+      await Promise.all(nodes.map((n) => n.dispose()));
+    },
+  };
+  return cluster;
 }
