@@ -7,6 +7,7 @@ import {
   natsSecurityOf,
   pacingDefaults,
   redisTlsOf,
+  replicaAcksOf,
   sendLimitDefaults,
   sessionIdsOf,
 } from "../../shared/config/config.ts";
@@ -64,6 +65,7 @@ const transport: Transport =
         redis,
         prefix: config.REDIS_PREFIX,
         log,
+        replicaAcks: replicaAcksOf(config),
         ...(config.WA_WEBSOCKET_URL ? { waWebSocketUrl: config.WA_WEBSOCKET_URL } : {}),
       })
     : simTransport({
@@ -92,7 +94,7 @@ const supervisor: SessionSupervisor = new SessionSupervisor({
   leases,
   registry,
   projection,
-  idempotency: new IdempotencyRecords(redis, config.REDIS_PREFIX),
+  idempotency: new IdempotencyRecords(redis, config.REDIS_PREFIX, replicaAcksOf(config)),
   receipts: new ReceiptRecorder(redis, config.REDIS_PREFIX, nats, log),
   conversations,
   inbound: new InboundLog(nats, conversations, log),

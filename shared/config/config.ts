@@ -39,6 +39,13 @@ export const ConfigSchema = Type.Object({
   /** Redis TLS with a private CA (`rediss://` in REDIS_URL turns TLS on; a password goes in the URL). */
   REDIS_TLS_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
   REDIS_PREFIX: Type.String({ pattern: "^[A-Za-z0-9_-]{1,32}:$", default: "wa:" }),
+  /**
+   * Redis replicas that must hold an idempotency claim before its message is sent, and each write
+   * of WhatsApp credentials, so a failover forgets neither (WAIT). 0 for a single Redis; 1 behind
+   * Sentinel (REDIS_URL=redis+sentinel://…). Fewer in time: the send waits and is retried.
+   */
+  REDIS_REPLICA_ACKS: Type.Integer({ minimum: 0, maximum: 5, default: 0 }),
+  REDIS_REPLICA_ACK_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000 }),
   LOG_LEVEL: Type.Union(
     ["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => Type.Literal(l)),
     { default: "info" },
@@ -226,6 +233,10 @@ export function natsSecurityOf(config: Config): NatsSecurity {
     ...(config.NATS_CREDS_FILE ? { credsFile: config.NATS_CREDS_FILE } : {}),
     ...(tls ? { tls } : {}),
   };
+}
+
+export function replicaAcksOf(config: Config): { replicas: number; timeoutMs: number } {
+  return { replicas: config.REDIS_REPLICA_ACKS, timeoutMs: config.REDIS_REPLICA_ACK_TIMEOUT_MS };
 }
 
 export function redisTlsOf(config: Config): { caFile?: string } {

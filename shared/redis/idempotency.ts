@@ -18,6 +18,7 @@
 import type { Redis } from "ioredis";
 import type { RecipientOutcome } from "../domain/blast.ts";
 import { MAX_FREQUENCY_PERIOD_HOURS, unrepliedMonthOf, type FrequencyCap } from "../domain/sendLimits.ts";
+import { confirmReplicated, NO_REPLICA_ACKS, type ReplicaAckPolicy } from "./replicaAcks.ts";
 import { appKeys } from "./keys.ts";
 
 const RECORD_TTL_SECONDS = 90 * 24 * 3600;
@@ -177,7 +178,12 @@ export class IdempotencyRecords {
   private readonly redis: ScriptRedis;
   private readonly keys: ReturnType<typeof appKeys>;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(
+    redis: Redis,
+    prefix: string,
+    /** Replicas that must hold a claim before its message may be sent (Redis behind Sentinel). */
+    private readonly replicaAcks: ReplicaAckPolicy = NO_REPLICA_ACKS,
+  ) {
     if (!("claimRecipients" in redis)) redis.defineCommand("claimRecipients", { lua: CLAIM_SCRIPT });
     if (!("releaseClaims" in redis)) redis.defineCommand("releaseClaims", { lua: RELEASE_SCRIPT });
     this.redis = redis as ScriptRedis;
@@ -234,6 +240,15 @@ export class IdempotencyRecords {
     ];
     for (const r of requests) args.push(r.idx, r.phone);
     const replies = await this.redis.claimRecipients(keys.length, ...keys, ...args);
+    const claimed = requests.filter((_, i) => replies[i] === "");
+    try {
+      // A claim a failover forgets is a second send: it must be on a replica before anything is sent.
+      if (claimed.length > 0) await confirmReplicated(this.redis, this.replicaAcks, "the claims");
+    } catch (err) {
+      // Nothing was sent: the claims go, so a retry after the failover claims them afresh.
+      await this.releaseAll(blastId, claimed, { sessionId: unreplied?.sessionId ?? "", claimedAt: now });
+      throw err;
+    }
     return replies.map((stored): ClaimResult => {
       if (stored === "") return { kind: "claimed" };
       if (stored === OVER_BUDGET) return { kind: "over_budget" };

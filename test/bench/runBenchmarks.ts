@@ -3,7 +3,7 @@
 // same run, checks them against the targets of issue 7, and writes test/bench/results/<date>.json
 // and .md (and latest.json / latest.md).
 // Usage: node --import tsx test/bench/runBenchmarks.ts [--only=<sections>] [--runs=<n>] [--sessions=<list>]
-//   --only=ceiling,peer,throughput,pool,ingest,progress,api,sessions: `throughput` is the ceiling,
+//   --only=ceiling,peer,throughput,pool,ingest,progress,api,sessions,failover: `throughput` is the ceiling,
 //     the BullMQ peer, the end-to-end runs and the pool comparison; `peer` all but the ceiling;
 //     `pool` the pool comparison alone; `sessions` is both `sim` and `baileys`.
 //   --runs=<n>: runs per figure (default 3); --sessions=1,10: only these end-to-end configurations.
@@ -26,6 +26,7 @@ import {
   type IngestResult,
 } from "./ingest.bench.ts";
 import { measureProgressLatency, type ProgressLatencyResult } from "./progressLatency.bench.ts";
+import { measureReplicaAcks, type ReplicaAcksRow } from "./replicaAcks.bench.ts";
 import {
   measureBaileysSessions,
   measureSimSessions,
@@ -492,6 +493,12 @@ if (wanted("sessions") || wanted("sim")) {
   });
 }
 
+if (wanted("failover")) {
+  await guarded("replicaAcks", async () => {
+    results.replicaAcks = await measureReplicaAcks();
+  });
+}
+
 function baileysRow(r: BaileysSessionsResult) {
   const memory = (m: SenderMemory) => ({
     rssMb: round(m.rssMb),
@@ -670,6 +677,17 @@ function markdown(): string {
     lines.push("", "## Benchmarks that failed in this run", "");
     for (const [name, message] of failed)
       lines.push(`- ${name}: ${message.split("\n")[0]?.slice(0, 300) ?? ""}`);
+  }
+  const replicaAcks = results.replicaAcks as ReplicaAcksRow[] | undefined;
+  if (replicaAcks) {
+    lines.push("", "## Redis replica acks (claim + settle per batch, primary + one replica)", "");
+    lines.push(
+      "| batch | replica acks | recipients/s | batch p50 ms | batch p99 ms |",
+      "| --- | --- | --- | --- | --- |",
+    );
+    for (const r of replicaAcks) {
+      lines.push(`| ${r.batch} | ${r.replicas} | ${r.recipientsPerSecond} | ${r.p50Ms} | ${r.p99Ms} |`);
+    }
   }
   return `${lines.join("\n")}\n`;
 }

@@ -35,6 +35,7 @@ import type {
   Transport,
 } from "../transport.ts";
 import { hashedMediaFile, redisMediaUploads } from "./mediaUploads.ts";
+import type { ReplicaAckPolicy } from "../../../../shared/redis/replicaAcks.ts";
 import { redisAuthState, type RedisAuth } from "./redisAuthState.ts";
 
 export interface BaileysOptions {
@@ -54,6 +55,8 @@ export interface BaileysOptions {
    * that accepts the connection and then says nothing would otherwise hold the session forever.
    */
   readonly connectTimeoutMs?: number;
+  /** Replicas that must hold each credentials write (Redis behind Sentinel), so a failover keeps the link. */
+  readonly replicaAcks?: ReplicaAckPolicy;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
@@ -129,6 +132,7 @@ class BaileysSession implements SessionConnection {
         this.options.prefix,
         this.sessionId,
         this.context.leaseToken,
+        this.options.replicaAcks,
       );
     } catch (err) {
       // Never fall back to a fresh login: that would show a QR and orphan the linked device.

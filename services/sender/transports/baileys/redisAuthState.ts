@@ -12,6 +12,11 @@ import {
   type SignalDataTypeMap,
 } from "@whiskeysockets/baileys";
 import type { Redis } from "ioredis";
+import {
+  confirmReplicated,
+  NO_REPLICA_ACKS,
+  type ReplicaAckPolicy,
+} from "../../../../shared/redis/replicaAcks.ts";
 
 const WRITE_SCRIPT = `
 local fence = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -95,6 +100,7 @@ export async function redisAuthState(
   prefix: string,
   sessionId: string,
   token: number,
+  replicaAcks: ReplicaAckPolicy = NO_REPLICA_ACKS,
 ): Promise<RedisAuth> {
   const r = scripted(redis);
   const keys = authKeys(prefix, sessionId);
@@ -105,6 +111,8 @@ export async function redisAuthState(
       if (String(err).includes("FENCED")) throw new StaleLeaseError(String((err as Error).message));
       throw err;
     }
+    // Signal keys a failover forgets would leave the account unable to decrypt, or to be decrypted.
+    await confirmReplicated(redis, replicaAcks, "the WhatsApp credentials");
   };
   const stored = await redis.get(keys.creds);
   const creds: AuthenticationCreds = stored
