@@ -68,13 +68,18 @@ export function appKeys(prefix: string) {
      * written to it, for its unreplied budget.
      */
     unrepliedSends: (sessionId: string, month: string) => `${prefix}session:${sessionId}:unreplied:${month}`,
+    /** The blasts that send a media library file: it cannot be deleted while one is unfinished. */
+    mediaBlasts: (mediaId: string) => `${prefix}media:${mediaId}:blasts`,
+    /**
+     * The library's files by their bytes' SHA-256 (field: kind and file name, value: media id): the
+     * same file uploaded again, with a blast or a test send, is the one already there.
+     */
+    mediaByContent: (sha256: string) => `${prefix}media:content:${sha256}`,
     /**
      * An attachment this account already uploaded to WhatsApp (Baileys' encoded media message:
      * URL, media key, hashes, thumbnail), by kind and the bytes' SHA-256: every later recipient,
      * and the account after a sender restart, sends it without uploading again.
      */
-    /** The blasts that send a media library file: it cannot be deleted while one is unfinished. */
-    mediaBlasts: (mediaId: string) => `${prefix}media:${mediaId}:blasts`,
     mediaUpload: (sessionId: string, kind: string, sha256: string) =>
       `${prefix}session:${sessionId}:media-upload:${kind}:${sha256}`,
     /** Webhook endpoints by when they were registered (score: ms). */

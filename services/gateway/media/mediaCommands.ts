@@ -64,15 +64,30 @@ export async function checkUpload(file: UploadedFile): Promise<Omit<MediaRef, "m
   };
 }
 
-/** Checks the upload and stores it in the library under a new id. */
+/** Files this process stored for the request at hand (not found in the library): only those are discarded. */
+const freshUploads = new WeakSet<object>();
+
+const contentField = (media: Pick<MediaRef, "kind" | "fileName">) => `${media.kind}:${media.fileName}`;
+
+/**
+ * Checks the upload and stores it in the library under a new id, unless the library has the same
+ * bytes under the same name already: then that file is the answer, and nothing is stored twice.
+ */
 export async function storeUpload(deps: GatewayDeps, file: UploadedFile): Promise<StoredMedia> {
   const checked = await checkUpload(file);
+  const library = await mediaLibraryOf(deps.nats);
+  const byContent = appKeys(deps.config.REDIS_PREFIX).mediaByContent(checked.sha256);
+  const known = await deps.redis.hget(byContent, contentField(checked));
+  const existing = known ? await library.describe(known) : undefined;
+  if (existing && existing.sha256 === checked.sha256) return existing;
   const media: StoredMedia = { mediaId: newId("m"), ...checked, createdAt: new Date().toISOString() };
   try {
-    await (await mediaLibraryOf(deps.nats)).put(media, uploadChunks(file));
+    await library.put(media, uploadChunks(file));
   } catch (err) {
     throw new HttpError(503, `could not store the file: ${(err as Error).message}`);
   }
+  await deps.redis.hset(byContent, contentField(media), media.mediaId);
+  freshUploads.add(media);
   return media;
 }
 
@@ -110,8 +125,15 @@ export async function deleteMedia(deps: GatewayDeps, mediaId: string): Promise<v
       blastIds: busy,
     });
   }
+  await forget(deps, library, mediaId);
+}
+
+async function forget(deps: GatewayDeps, library: MediaLibrary, mediaId: string): Promise<void> {
+  const media = await library.describe(mediaId);
   await library.delete(mediaId);
-  await deps.redis.del(usesKey);
+  const keys = appKeys(deps.config.REDIS_PREFIX);
+  await deps.redis.del(keys.mediaBlasts(mediaId));
+  if (media) await deps.redis.hdel(keys.mediaByContent(media.sha256), contentField(media));
 }
 
 /**
@@ -133,12 +155,17 @@ export async function blastMediaOf(
   }
   if (!upload) return undefined;
   if (!store) return { mediaId: "", ...(await checkUpload(upload)) };
-  const { createdAt: _createdAt, ...media } = await storeUpload(deps, upload);
+  const stored = await storeUpload(deps, upload);
+  const { createdAt: _createdAt, ...media } = stored;
+  if (freshUploads.has(stored)) freshUploads.add(media);
   return media;
 }
 
-/** Removes a file uploaded with a blast that was then refused: nobody was told its id. */
-export async function discardUpload(deps: GatewayDeps, mediaId: string): Promise<void> {
-  await (await mediaLibraryOf(deps.nats)).delete(mediaId);
-  await deps.redis.del(appKeys(deps.config.REDIS_PREFIX).mediaBlasts(mediaId));
+/**
+ * Removes a file uploaded with a blast that was then refused, if this request stored it: nobody
+ * was told its id. A file the library already had stays.
+ */
+export async function discardUpload(deps: GatewayDeps, media: MediaRef): Promise<void> {
+  if (!freshUploads.has(media)) return;
+  await forget(deps, await mediaLibraryOf(deps.nats), media.mediaId);
 }

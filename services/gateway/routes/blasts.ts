@@ -255,7 +255,8 @@ export function scheduleOf(
     throw new HttpError(400, "a draft has no time: give draft or sendAt, not both");
   }
   if (sendAt === undefined) {
-    if (timeZone !== undefined) throw new HttpError(400, "timeZone is the zone of sendAt: give sendAt with it");
+    if (timeZone !== undefined)
+      throw new HttpError(400, "timeZone is the zone of sendAt: give sendAt with it");
     return draft ? { draft: true } : {};
   }
   const at = parseSendAt(sendAt, timeZone, now);
@@ -326,7 +327,7 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
           return await createBlast(deps, { ...input, ...(media ? { media } : {}) }, request.log);
         } catch (err) {
           if (uploadedMedia && media) {
-            await discardUpload(deps, media.mediaId).catch((discardErr: unknown) =>
+            await discardUpload(deps, media).catch((discardErr: unknown) =>
               request.log.warn({ err: discardErr, mediaId: media.mediaId }, "could not discard the upload"),
             );
           }
@@ -415,7 +416,7 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
           "Takes what POST /api/blasts/preview takes, plus `to`. Renders the first recipient's message " +
           "(its variant, the attachment) and has `sessionId` (with a pool in `sessionIds`, its first " +
           "account when left out) send it to each number now, at the account's pace. No blast is " +
-          "created or counted; the sender logs it as a test. An uploaded `media` is kept in the library.",
+          "created or counted; the sender logs it as a test. An uploaded `media` is kept in the library (once: the same file again is the one already there).",
         consumes: ["application/json", "multipart/form-data"],
         body: TestSendBody,
         response: {
@@ -444,7 +445,7 @@ export const blastRoutes: FastifyPluginAsyncTypebox<{ deps: GatewayDeps }> = asy
       } catch (err) {
         // A refused test leaves no file nobody was told the id of.
         if (uploadedMedia && media) {
-          await discardUpload(deps, media.mediaId).catch((discardErr: unknown) =>
+          await discardUpload(deps, media).catch((discardErr: unknown) =>
             request.log.warn({ err: discardErr, mediaId: media.mediaId }, "could not discard the upload"),
           );
         }

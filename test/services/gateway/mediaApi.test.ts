@@ -106,6 +106,31 @@ describe("media library API", () => {
     assert.equal((await gw.inject({ method: "DELETE", url: `/api/media/${media.mediaId}` })).statusCode, 404);
   });
 
+  it("keeps one copy of the same file: uploading it again (or with a blast) answers the file already there", async () => {
+    const first = (await upload("flyer.png", PNG)).json<Media>();
+    const again = await upload("flyer.png", PNG);
+    assert.equal(again.statusCode, 201, again.body);
+    assert.equal(again.json<Media>().mediaId, first.mediaId);
+    const renamed = (await upload("other-name.png", PNG)).json<Media>();
+    assert.notEqual(renamed.mediaId, first.mediaId, "a document's name is what recipients see: another file");
+    const before = (await library()).length;
+    // A blast refused after its upload keeps the library as it was: the file it matched stays.
+    const refused = await gw.inject({
+      method: "POST",
+      url: "/api/blasts",
+      ...streamedForm({ sessionId: "s1", message: "Hi" }, [
+        { field: "recipientsFile", filename: "r.csv", head: Buffer.from("phone\nnot-a-phone\n"), size: 18 },
+        { field: "media", filename: "flyer.png", head: PNG, size: PNG.length, type: "image/png" },
+      ]),
+    });
+    assert.equal(refused.statusCode, 400, refused.body);
+    assert.equal((await library()).length, before);
+    assert.equal((await gw.inject(`/api/media/${first.mediaId}`)).statusCode, 200);
+    // Deleted, the same bytes are a new file again.
+    await gw.inject({ method: "DELETE", url: `/api/media/${first.mediaId}` });
+    assert.notEqual((await upload("flyer.png", PNG)).json<Media>().mediaId, first.mediaId);
+  });
+
   it("refuses a .jpg that is really a program (415) and keeps nothing of it", async () => {
     const before = (await library()).length;
     const res = await upload("cute-cat.jpg", EXE);
