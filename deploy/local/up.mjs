@@ -9,6 +9,26 @@ import { connect } from "node:net";
 const root = new URL("../../", import.meta.url).pathname;
 process.chdir(root);
 
+// The services need Node 24 (engines in package.json). `make up` puts it first on PATH, fetching it
+// into .runtime/node when the machine's node is older; `npm run dev` uses whatever node runs npm.
+if (Number(process.versions.node.split(".")[0]) < 24) {
+  const local = `${root}.runtime/node/bin`;
+  const hint = existsSync(`${local}/node`)
+    ? `PATH=${local}:$PATH npm run dev`
+    : "make up (it fetches Node 24)";
+  console.error(`wa-blast needs Node 24 or newer; this is ${process.version}. Use ${hint}.`);
+  process.exit(1);
+}
+
+// Local runs use the sources through tsx, so an edit needs no build (`make build` makes the
+// production dist/); --watch (`npm run dev`) restarts a service when its files change.
+const nodeArgs = (entry) => [
+  ...(process.argv.includes("--watch") ? ["--watch"] : []),
+  "--import",
+  "tsx",
+  entry,
+];
+
 // A first run gets its own random API key rather than a well-known default anyone could guess.
 function ensureEnv() {
   const created = !existsSync(".env");
@@ -113,12 +133,15 @@ if (!(await portOpen(redisUrl.hostname, Number(redisUrl.port || 6379)))) {
 }
 
 if (process.argv.includes("--replay")) {
-  const child = spawn("node", ["--import", "tsx", "services/projector/replay.ts"], { stdio: "inherit" });
+  // process.execPath: the same Node 24 that runs this script, whatever else is on PATH.
+  const child = spawn(process.execPath, ["--import", "tsx", "services/projector/replay.ts"], {
+    stdio: "inherit",
+  });
   child.on("exit", (code) => process.exit(code ?? 1));
 } else {
   const services = ["gateway", "projector", "sender", "webhooks"];
   const children = services.map((name) => {
-    const child = spawn("node", ["--import", "tsx", `services/${name}/main.ts`], {
+    const child = spawn(process.execPath, nodeArgs(`services/${name}/main.ts`), {
       stdio: ["ignore", "pipe", "pipe"],
     });
     const prefix = `[${name}]`.padEnd(12);

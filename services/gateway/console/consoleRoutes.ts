@@ -4,7 +4,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply } from "fastify";
 import { Type } from "typebox";
-import { bundleConsoleAssets, type ConsolePageName } from "./consoleAssets.ts";
+import { loadConsoleAssets, type ConsolePageName } from "./consoleAssets.ts";
 
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "content-security-policy":
@@ -38,7 +38,7 @@ function pageHtml(page: ConsolePageName): string {
 }
 
 export const consoleRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const assets = await bundleConsoleAssets();
+  const assets = await loadConsoleAssets();
   // Only this plugin's routes: Swagger UI, served elsewhere, needs its own inline scripts.
   app.addHook("onSend", async (_request, reply, payload) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) void reply.header(name, value);
