@@ -38,13 +38,6 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const k8sDir = join(root, "deploy", "k8s");
 const read = (path: string) => readFileSync(join(root, path), "utf8");
 
-/**
- * Settings the manifests set before the code reads them, each documented in deploy/k8s/README.md:
- * NATS_REPLICAS is being added with the NATS cluster. Once
- * one is in ConfigSchema it passes as a known setting and can leave this list.
- */
-const FUTURE_SETTINGS = ["NATS_REPLICAS"] as const;
-
 // ---- Loading: kustomization.yaml, its resources, and the two transformers it may use ----
 
 const Kustomization = Type.Object(
@@ -297,14 +290,9 @@ describe("Kubernetes manifests (deploy/k8s)", () => {
     },
   );
 
-  it("sets only env vars the config schema reads (or documented future ones), with valid values", () => {
+  it("sets only env vars the config schema reads, with valid values", () => {
     const known = new Set(Object.keys(ConfigSchema.properties));
-    const readme = readFileSync(join(k8sDir, "README.md"), "utf8");
-    for (const name of FUTURE_SETTINGS) {
-      assert.match(readme, new RegExp(`\`${name}\``), `${name} is documented in deploy/k8s/README.md`);
-    }
-    const allowed = (name: string) =>
-      known.has(name) || (FUTURE_SETTINGS as readonly string[]).includes(name);
+    const allowed = (name: string) => known.has(name);
 
     for (const name of Object.keys(configMap.data ?? {})) {
       assert.ok(allowed(name), `ConfigMap key ${name} is a setting in shared/config/config.ts`);
