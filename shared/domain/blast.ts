@@ -56,6 +56,12 @@ export type BlastCommand =
   /** Without `sessionId` the whole blast resumes, every paused account with it. */
   | { type: "resume"; sessionId?: string; now: Date }
   | { type: "pause_account"; sessionId: string; reason: string; now: Date }
+  /**
+   * Pauses a running blast none of whose accounts may send. Two accounts paused at once, each
+   * deciding on a state without the other's pause, both leave the blast running; a worker asks
+   * again once its pause is in the state it reads.
+   */
+  | { type: "pause_if_pool_stopped"; now: Date }
   | { type: "cancel"; now: Date }
   | { type: "record_outcomes"; sessionId: string; outcomes: readonly SettledOutcome[]; now: Date }
   | { type: "record_receipt"; idx: number; phone: string; receipt: "delivered" | "read"; now: Date }
@@ -333,17 +339,20 @@ function decidePauseAccount(
     return [];
   }
   const events: BlastEvent[] = [{ type: "blast.account_paused", data: { blastId, sessionId, reason, at } }];
-  const stillSending = sendingAccounts(state).filter((id) => id !== sessionId);
-  if (state.status === "running" && stillSending.length === 0) {
-    const why = state.sessionIds
-      .map((id) => `${id}: ${id === sessionId ? reason : (state.pausedAccounts[id] ?? "")}`)
-      .join("; ");
-    events.push({
+  const after = { ...state, pausedAccounts: { ...state.pausedAccounts, [sessionId]: reason } };
+  return [...events, ...pauseIfPoolStopped(after, at)];
+}
+
+/** The blast paused by its pool, when it runs and no account of the pool may send; else nothing. */
+function pauseIfPoolStopped(state: ActiveBlastState, at: string): BlastEvent[] {
+  if (state.status !== "running" || sendingAccounts(state).length > 0) return [];
+  const why = state.sessionIds.map((id) => `${id}: ${state.pausedAccounts[id] ?? ""}`).join("; ");
+  return [
+    {
       type: "blast.paused",
-      data: { blastId, reason: `no account in the pool can send (${why})`, at, byPool: true },
-    });
-  }
-  return events;
+      data: { blastId: state.blastId, reason: `no account in the pool can send (${why})`, at, byPool: true },
+    },
+  ];
 }
 
 export function decide(command: BlastCommand, state: BlastState): BlastEvent[] {
@@ -373,6 +382,8 @@ export function decide(command: BlastCommand, state: BlastState): BlastEvent[] {
       return decideResume(command, state, at);
     case "pause_account":
       return decidePauseAccount(command, state, at);
+    case "pause_if_pool_stopped":
+      return pauseIfPoolStopped(state, at);
     case "cancel":
       if (isTerminal(state.status)) throw new BlastError("conflict", `cannot cancel a ${state.status} blast`);
       return [{ type: "blast.cancelled", data: { blastId, at } }];

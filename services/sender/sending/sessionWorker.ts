@@ -434,6 +434,16 @@ export class SessionWorker {
       paused.push(blast.blastId);
     }
     await this.untilProjected(paused);
+    // Another account of a pool may have paused at the same moment, on a state without this one's
+    // pause: with both in the state now, the blast stops if no account is left.
+    for (const blastId of paused) {
+      const state = await this.deps.projection.state(blastId);
+      if (state.status === "none") continue;
+      await appendEvents(
+        this.deps.nats.js,
+        decide({ type: "pause_if_pool_stopped", now: new Date() }, state),
+      );
+    }
   }
 
   /**

@@ -274,6 +274,33 @@ describe("blast decider", () => {
       .then([accountPaused("s1", "463")]);
   });
 
+  it("two accounts paused at once, each on a state without the other's pause, leave it to a second look", () => {
+    // Each worker decided on a state where the other account could still send: no pool pause.
+    const both = [created(3, ["s1", "s2"]), accountPaused("s1", "463"), accountPaused("s2", "logged out")];
+    given(...both)
+      .when({ type: "pause_if_pool_stopped", now })
+      .then([
+        {
+          type: "blast.paused",
+          data: {
+            blastId: "b1",
+            reason: "no account in the pool can send (s1: 463; s2: logged out)",
+            at,
+            byPool: true,
+          },
+        },
+      ]);
+    given(created(3, ["s1", "s2"]), accountPaused("s1", "463"))
+      .when({ type: "pause_if_pool_stopped", now })
+      .then([]);
+    given(...both, paused)
+      .when({ type: "pause_if_pool_stopped", now })
+      .then([]);
+    given(...both, cancelled)
+      .when({ type: "pause_if_pool_stopped", now })
+      .then([]);
+  });
+
   it("resumes one account, or the whole blast with every account", () => {
     const byPool: BlastEvent = {
       type: "blast.paused",
