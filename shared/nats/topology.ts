@@ -89,6 +89,11 @@ export const subjects = {
   /** Core NATS progress snapshots published by the projector after it applies events. */
   blastProgress: (blastId: string) => `progress.${blastId}`,
   allBlastProgress: "progress.*",
+  /**
+   * Core NATS: a sender gave a session's lease back (a hand-over, a stop). Other senders try it at
+   * once instead of when its lease could have lapsed.
+   */
+  leaseReleased: "leases.released",
   /** Webhook events queued for one endpoint, delivered in this order. */
   webhookDelivery: (webhookId: string) => `webhook.${webhookId}.delivery`,
   /** A delivery given up on, kept by its event id until it is redelivered or expires. */

@@ -19,12 +19,23 @@ export interface SupervisorDeps extends SessionRunDeps {
 
 const decoder = new TextDecoder();
 
+/** Sessions handed over in one tick at most: each waits for its worker's batch in hand. */
+const MAX_HANDOVERS_PER_TICK = 100;
+
 export class SessionSupervisor {
   private readonly sessions = new Map<string, RunningSession>();
   private timers: NodeJS.Timeout[] = [];
   private stopping = false;
   private busy = false;
   private progress: Subscription | undefined;
+  private released: Subscription | undefined;
+  /**
+   * Sessions another sender held when this one tried, with when to try again: not before their
+   * lease could have lapsed. Without it, a sender one session short of its share asked for the
+   * lease of every other session on every tick (two requests each).
+   */
+  private readonly heldElsewhere = new Map<string, number>();
+  private lastLiveSenders = 0;
 
   constructor(private readonly deps: SupervisorDeps) {}
 
@@ -40,6 +51,11 @@ export class SessionSupervisor {
     this.progress = this.deps.nats.nc.subscribe(subjects.allBlastProgress, {
       callback: (err, msg) => {
         if (!err) this.nudgePool(msg.data);
+      },
+    });
+    this.released = this.deps.nats.nc.subscribe(subjects.leaseReleased, {
+      callback: (err, msg) => {
+        if (!err) this.heldElsewhere.delete(decoder.decode(msg.data));
       },
     });
     await this.tick();
@@ -75,7 +91,7 @@ export class SessionSupervisor {
     }
   }
 
-  /** Takes up to a fair share of unowned sessions; gives one back when holding more than that. */
+  /** Takes up to a fair share of unowned sessions; gives back what it holds beyond that. */
   private async tick(): Promise<void> {
     if (this.busy || this.stopping) return;
     this.busy = true;
@@ -83,21 +99,35 @@ export class SessionSupervisor {
       const { leases, owner, registry } = this.deps;
       await leases.heartbeat(owner);
       const ids = await registry.ids();
-      const share = Math.ceil(ids.length / Math.max(1, await leases.liveSenders()));
+      const live = await leases.liveSenders();
+      // A sender left (released its leases, or went silent as they lapse): its sessions are free.
+      if (live < this.lastLiveSenders) this.heldElsewhere.clear();
+      this.lastLiveSenders = live;
+      const share = Math.ceil(ids.length / Math.max(1, live));
+      const now = Date.now();
       for (const sessionId of ids) {
         if (this.sessions.size >= share || this.stopping) break;
-        if (this.sessions.has(sessionId)) continue;
+        if (this.sessions.has(sessionId) || (this.heldElsewhere.get(sessionId) ?? 0) > now) continue;
         const lease = await leases.acquire(sessionId, owner);
-        if (!lease) continue;
+        if (!lease) {
+          this.heldElsewhere.set(sessionId, now + leases.ttlMs);
+          continue;
+        }
+        this.heldElsewhere.delete(sessionId);
         if (!(await this.deps.claimFence(sessionId, lease.token))) {
           await leases.release(lease);
           continue;
         }
         await this.run(sessionId, lease);
       }
-      if (this.sessions.size > share) {
-        const handOver = this.owned.at(-1);
-        if (handOver) await this.stopSession(handOver, "handed over to balance senders", true);
+      // The whole surplus at once (not one a tick): senders that start together even out in a tick.
+      const surplus = Math.min(this.sessions.size - share, MAX_HANDOVERS_PER_TICK);
+      if (surplus > 0) {
+        await Promise.all(
+          this.owned
+            .slice(-surplus)
+            .map((id) => this.stopSession(id, "handed over to balance senders", true)),
+        );
       }
     } finally {
       this.busy = false;
@@ -134,13 +164,16 @@ export class SessionSupervisor {
     if (!running) return;
     this.sessions.delete(sessionId);
     await running.stop(why);
-    if (release) await this.deps.leases.release(running.lease).catch(() => undefined);
+    if (!release) return;
+    await this.deps.leases.release(running.lease).catch(() => undefined);
+    this.deps.nats.nc.publish(subjects.leaseReleased, sessionId);
   }
 
   /** Graceful: each worker finishes the batch it has in hand, sockets close, leases are released. */
   async stop(): Promise<void> {
     this.stopping = true;
     this.progress?.unsubscribe();
+    this.released?.unsubscribe();
     for (const timer of this.timers) clearInterval(timer);
     for (const running of this.sessions.values()) {
       running.publishStatus({ status: "closed", reason: "its sender stopped" });
