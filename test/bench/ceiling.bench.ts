@@ -5,7 +5,7 @@ import { AckPolicy } from "@nats-io/jetstream";
 import { newId } from "../../shared/domain/ids.ts";
 import { connectNats, ensureStreams, type Nats } from "../../shared/nats/connection.ts";
 import { SEND_WORK, subjects } from "../../shared/nats/topology.ts";
-import { startNats } from "../harness/servers.ts";
+import { startNats, startNatsCluster } from "../harness/servers.ts";
 import { sendWorkPayload } from "./benchSupport.ts";
 
 /** Publishes kept in flight before awaiting their acks: the gateway's own window. */
@@ -76,5 +76,38 @@ export async function measureCeiling(messages: number): Promise<CeilingResult> {
   } finally {
     await nats.nc.close();
     await server.dispose();
+  }
+}
+
+export interface ClusterCeilingResult extends CeilingResult {
+  readonly replicas: number;
+}
+
+/**
+ * The same on a 3-node JetStream cluster (all on this machine), with the streams at `replicas`:
+ * what NATS_REPLICAS=3 costs the write path against R1 on the same cluster.
+ */
+export async function measureClusterCeiling(
+  messages: number,
+  replicas: number,
+): Promise<ClusterCeilingResult> {
+  const cluster = await startNatsCluster(3);
+  const nats = await connectNats(cluster.url, "bench-cluster-ceiling");
+  try {
+    await ensureStreams(nats.jsm, { replicas });
+    if (replicas > 1) await cluster.waitForReplicas(SEND_WORK);
+    const blastId = newId("b");
+    const subject = subjects.sendWork(blastId);
+    const publishSeconds = await publishRaw(nats, subject, blastId, messages);
+    const consumeSeconds = await consumeAndAck(nats, subject, messages);
+    return {
+      replicas,
+      messages,
+      publishPerSecond: messages / publishSeconds,
+      consumeAckPerSecond: messages / consumeSeconds,
+    };
+  } finally {
+    await nats.nc.close();
+    await cluster.dispose();
   }
 }

@@ -15,7 +15,7 @@ import { format } from "prettier";
 import { measureApi, type ApiResult } from "./api.bench.ts";
 import { log, median, round } from "./benchSupport.ts";
 import { measureBullmqPeer } from "./bullmqPeer.bench.ts";
-import { measureCeiling } from "./ceiling.bench.ts";
+import { measureCeiling, measureClusterCeiling, type ClusterCeilingResult } from "./ceiling.bench.ts";
 import {
   generateFiles,
   measureBaseline,
@@ -512,6 +512,24 @@ if (wanted("sessions") || wanted("sim")) {
   });
 }
 
+if (wanted("cluster")) {
+  await guarded("clusterCeiling", async () => {
+    const rows = [];
+    for (const replicas of [1, 3]) {
+      const runs = await repeat(plan.runs, `cluster ceiling R${replicas}`, () =>
+        measureClusterCeiling(plan.ceilingMessages, replicas),
+      );
+      rows.push({
+        replicas,
+        messages: plan.ceilingMessages,
+        publishPerSecond: Math.round(median(runs.map((r) => r.publishPerSecond))),
+        consumeAckPerSecond: Math.round(median(runs.map((r) => r.consumeAckPerSecond))),
+      });
+    }
+    results.clusterCeiling = rows;
+  });
+}
+
 if (wanted("failover")) {
   await guarded("replicaAcks", async () => {
     results.replicaAcks = await measureReplicaAcks();
@@ -761,6 +779,13 @@ function markdown(): string {
     lines.push("", "## Benchmarks that failed in this run", "");
     for (const [name, message] of failed)
       lines.push(`- ${name}: ${message.split("\n")[0]?.slice(0, 300) ?? ""}`);
+  }
+  const clusterCeiling = results.clusterCeiling as ClusterCeilingResult[] | undefined;
+  if (clusterCeiling) {
+    lines.push("", "## JetStream ceiling on a 3-node cluster (all nodes on this machine)", "");
+    lines.push("| stream replicas | async publish msg/s | consume + ack msg/s |", "| --- | --- | --- |");
+    for (const r of clusterCeiling)
+      lines.push(`| R${r.replicas} | ${r.publishPerSecond} | ${r.consumeAckPerSecond} |`);
   }
   const replicaAcks = results.replicaAcks as ReplicaAcksRow[] | undefined;
   if (replicaAcks) {
