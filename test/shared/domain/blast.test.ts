@@ -46,10 +46,21 @@ const recipients = (n: number): PlannedRecipient[] =>
     text: `hi ${idx}`,
   }));
 
-const created = (total = 3, sessionIds = ["s1"]): BlastEvent => ({
+type CreatedData = Extract<BlastEvent, { type: "blast.created" }>["data"];
+const createdWith = (extra: Partial<CreatedData> = {}): BlastEvent => ({
   type: "blast.created",
-  data: { blastId: "b1", sessionIds, template: "hi", total, rejected: 0, duplicates: 0, createdAt: at },
+  data: {
+    blastId: "b1",
+    sessionIds: ["s1"],
+    template: "hi",
+    total: 3,
+    rejected: 0,
+    duplicates: 0,
+    createdAt: at,
+    ...extra,
+  },
 });
+const created = (total = 3, sessionIds = ["s1"]): BlastEvent => createdWith({ total, sessionIds });
 const settled = (sessionId: string, ...outcomes: SettledOutcome[]): BlastEvent => ({
   type: "recipients.settled",
   data: { blastId: "b1", sessionId, at, outcomes },
@@ -465,33 +476,8 @@ describe("blast decider", () => {
 
 describe("blast decider: scheduled blasts and drafts", () => {
   const later = new Date("2026-12-07T02:00:00.000Z");
-  const scheduledCreated: BlastEvent = {
-    type: "blast.created",
-    data: {
-      blastId: "b1",
-      sessionIds: ["s1"],
-      template: "hi",
-      total: 3,
-      rejected: 0,
-      duplicates: 0,
-      createdAt: at,
-      scheduledFor: later.toISOString(),
-      timeZone: "Asia/Jakarta",
-    },
-  };
-  const draftCreated: BlastEvent = {
-    type: "blast.created",
-    data: {
-      blastId: "b1",
-      sessionIds: ["s1"],
-      template: "hi",
-      total: 3,
-      rejected: 0,
-      duplicates: 0,
-      createdAt: at,
-      draft: true,
-    },
-  };
+  const scheduledCreated = createdWith({ scheduledFor: later.toISOString(), timeZone: "Asia/Jakarta" });
+  const draftCreated = createdWith({ draft: true });
   const started: BlastEvent = { type: "blast.started", data: { blastId: "b1", at } };
   const createCommand = (extra: Partial<Extract<BlastCommand, { type: "create" }>>): BlastCommand => ({
     type: "create",
